@@ -1,0 +1,63 @@
+"""Vocabularies shared by several services."""
+
+from enum import StrEnum
+
+
+class MessageKind(StrEnum):
+    text = "text"
+    photo = "photo"
+    video = "video"
+    voice = "voice"
+    audio = "audio"
+    document = "document"
+    sticker = "sticker"
+    animation = "animation"
+    location = "location"
+    contact = "contact"
+    poll = "poll"
+    service = "service"
+    other = "other"
+
+
+class Priority(StrEnum):
+    low = "low"
+    medium = "medium"
+    high = "high"
+    urgent = "urgent"
+
+
+class Category(StrEnum):
+    feature = "feature"
+    bug = "bug"
+    chore = "chore"
+    research = "research"
+    docs = "docs"
+    other = "other"
+
+
+class AtomKind(StrEnum):
+    fact = "fact"
+    decision = "decision"
+    requirement = "requirement"
+    question = "question"
+    risk = "risk"
+    other = "other"
+
+
+class Role(StrEnum):
+    """A user's role in one project. Each role includes the rights of the ones below it."""
+
+    viewer = "viewer"
+    pm = "pm"
+    admin = "admin"
+
+    @property
+    def rank(self) -> int:
+        return _ROLE_RANK[self]
+
+    def allows(self, required: "Role | str") -> bool:
+        """True if this role grants what `required` grants (admin ⊇ pm ⊇ viewer)."""
+        return self.rank >= Role(required).rank
+
+
+_ROLE_RANK: dict[Role, int] = {Role.viewer: 0, Role.pm: 1, Role.admin: 2}

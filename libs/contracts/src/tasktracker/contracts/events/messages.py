@@ -1,0 +1,59 @@
+"""Events of the `messages` topic, published by ingestion."""
+
+from pydantic import BaseModel, ConfigDict
+
+from tasktracker.contracts.enums import MessageKind
+from tasktracker.contracts.events.base import EventPayload
+from tasktracker.contracts.primitives import Count, ProjectId, UtcDatetime
+from tasktracker.contracts.subjects import Topic
+
+
+class MessageAuthor(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    user_id: int | None = None  # ingestion's user row, if the author is known
+    telegram_user_id: int | None = None
+    display_name: str
+    username: str | None = None
+    is_bot: bool = False
+
+
+class MessageRecord(BaseModel):
+    """A chat message as ingestion stores it; other services keep read models of it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: int  # ingestion's row id: the id every other service cites
+    project_id: ProjectId
+    chat_id: int
+    message_id: int  # Telegram's id, unique within the chat
+    update_id: int | None = None
+    author: MessageAuthor
+    text: str
+    kind: MessageKind
+    sent_at: UtcDatetime
+    edited_at: UtcDatetime | None = None
+    reply_to_message_id: int | None = None
+    forwarded_from: str | None = None
+
+
+class MessageUpdated(EventPayload):
+    """A message was created or edited; carries the whole message, so consumers upsert."""
+
+    topic = Topic.messages
+    event_type = "message.updated"
+
+    message: MessageRecord
+
+
+class ChatBound(EventPayload):
+    """A Telegram chat was bound to the project; `released_parked` parked updates were routed."""
+
+    topic = Topic.messages
+    event_type = "ingestion.chat_bound"
+
+    chat_id: int
+    released_parked: Count
+
+
+MESSAGES_EVENTS: tuple[type[EventPayload], ...] = (MessageUpdated, ChatBound)

@@ -1,0 +1,62 @@
+"""The FastAPI app every service builds the same way."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tasktracker.servicekit.errors import install_error_handlers
+from tasktracker.servicekit.health import health_router
+from tasktracker.servicekit.runtime import ServiceRuntime
+
+
+def service_app(
+    title: str, runtime: ServiceRuntime, routers: Sequence[APIRouter] = ()
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=title, lifespan=lifespan)
+    app.state.runtime = runtime
+    install_error_handlers(app)
+    app.include_router(health_router(_LazyChecks(runtime)))
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+class _LazyChecks(dict):
+    """Readiness checks read at request time: the NATS client exists only after startup."""
+
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        super().__init__()
+        self._runtime = runtime
+
+    def items(self):  # type: ignore[override]
+        return self._runtime.readiness_checks().items()
+
+
+def get_runtime(request: Request) -> ServiceRuntime:
+    return request.app.state.runtime
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session in one transaction, committed when the route returns without error."""
+    runtime: ServiceRuntime = request.app.state.runtime
+    async with runtime.sessions() as session, session.begin():
+        yield session
+
+
+Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
+# scope="function": the commit happens before the response is sent, so a failed commit
+# is the error the client sees, never a 2xx for a change that was rolled back.
+Session = Annotated[AsyncSession, Depends(get_session, scope="function")]

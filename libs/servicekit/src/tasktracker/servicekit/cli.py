@@ -1,0 +1,70 @@
+"""`tasktracker-<service> api|worker|migrate` — the same commands for every service."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import uvicorn
+
+from tasktracker.servicekit.migrations import upgrade
+from tasktracker.servicekit.settings import ServiceSettings
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def service_cli(
+    *,
+    prog: str,
+    settings_factory: Callable[[], ServiceSettings],
+    app_factory: str,
+    migrations: Path | None = None,
+    worker_broker: str | None = None,
+    worker_modules: Sequence[str] = (),
+    argv: Sequence[str] | None = None,
+) -> int:
+    """Parse argv and run one command. `app_factory`/`worker_broker` are "module:attr"."""
+    parser = argparse.ArgumentParser(prog=prog)
+    commands = parser.add_subparsers(dest="command", required=True)
+    api = commands.add_parser("api", help="serve the HTTP API (and its relay and consumers)")
+    api.add_argument("--host")
+    api.add_argument("--port", type=int)
+    if migrations is not None:
+        commands.add_parser("migrate", help="create the database if missing and migrate it")
+    if worker_broker is not None:
+        worker = commands.add_parser("worker", help="run the TaskIQ worker")
+        worker.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args(argv)
+    settings = settings_factory()
+    configure_logging(settings.log_level)
+
+    if args.command == "api":
+        uvicorn.run(
+            app_factory,
+            factory=True,
+            host=args.host or settings.host,
+            port=args.port or settings.port,
+            log_level=settings.log_level.lower(),
+        )
+    elif args.command == "migrate":
+        upgrade(settings.database_url, migrations)
+    elif args.command == "worker":
+        from taskiq.cli.worker.args import WorkerArgs
+        from taskiq.cli.worker.run import run_worker
+
+        return run_worker(
+            WorkerArgs(
+                broker=worker_broker,
+                modules=list(worker_modules),
+                workers=args.workers,
+                configure_logging=False,
+                max_async_tasks=50,
+            )
+        ) or 0
+    return 0

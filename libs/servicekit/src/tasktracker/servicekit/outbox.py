@@ -1,0 +1,104 @@
+"""The transactional outbox: events are rows written in the state change's transaction.
+
+`Outbox.stage()` inserts the event's envelope into the service's `outbox` table inside the
+caller's session and queues a NOTIFY, which PostgreSQL delivers only if the transaction
+commits — so a rolled-back change leaves neither a row nor a wake-up. `OutboxRelay`
+(relay.py) publishes the rows.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    func,
+    insert,
+    text,
+)
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tasktracker.contracts.envelope import Envelope
+from tasktracker.contracts.events import EventPayload, make_envelope
+
+OUTBOX_TABLE = "outbox"
+NOTIFY_CHANNEL = "outbox"
+
+
+def outbox_columns() -> list[Column]:
+    """Fresh column objects, for the service's MetaData and its first migration alike."""
+    return [
+        Column("seq", BigInteger, primary_key=True, autoincrement=True),
+        Column("event_id", UUID(as_uuid=True), nullable=False, unique=True),
+        Column("subject", Text, nullable=False),
+        Column("payload", LargeBinary, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("published_at", DateTime(timezone=True), nullable=True),
+        Column("attempts", Integer, nullable=False, server_default=text("0")),
+        Column("last_error", Text, nullable=True),
+    ]
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    table = Table(OUTBOX_TABLE, metadata, *outbox_columns())
+    Index(
+        "ix_outbox_unpublished",
+        table.c.seq,
+        postgresql_where=table.c.published_at.is_(None),
+    )
+    return table
+
+
+class Outbox:
+    """Stages events of one producer into its service's outbox table."""
+
+    def __init__(self, table: Table, producer: str) -> None:
+        self._table = table
+        self._producer = producer
+
+    async def stage(
+        self,
+        session: AsyncSession,
+        payload: EventPayload,
+        *,
+        project_id: int,
+        occurred_at: datetime | None = None,
+        event_id: uuid.UUID | None = None,
+    ) -> Envelope:
+        envelope = make_envelope(
+            payload,
+            project_id=project_id,
+            producer=self._producer,
+            occurred_at=occurred_at,
+            id=event_id,
+        )
+        await session.execute(
+            insert(self._table).values(
+                event_id=envelope.id,
+                subject=envelope.subject,
+                payload=envelope.to_bytes(),
+            )
+        )
+        await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
+        return envelope
+
+
+def create_outbox_table(op: object) -> None:
+    """For a service's first Alembic migration: `create_outbox_table(op)`."""
+    op.create_table(OUTBOX_TABLE, *outbox_columns())  # type: ignore[attr-defined]
+    op.create_index(  # type: ignore[attr-defined]
+        "ix_outbox_unpublished",
+        OUTBOX_TABLE,
+        ["seq"],
+        postgresql_where=text("published_at IS NULL"),
+    )

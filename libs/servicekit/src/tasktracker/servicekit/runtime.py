@@ -1,0 +1,84 @@
+"""What a service process holds while it runs: database, NATS, relay, brokers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from faststream.nats import NatsBroker
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from tasktracker.servicekit import db
+from tasktracker.servicekit.health import ReadinessCheck
+from tasktracker.servicekit.jobs import JobBroker
+from tasktracker.servicekit.natsconn import connect, nats_check
+from tasktracker.servicekit.relay import OutboxRelay
+from tasktracker.servicekit.settings import ServiceSettings
+from tasktracker.servicekit.stream import ensure_space_stream
+
+log = logging.getLogger(__name__)
+
+
+class ServiceRuntime:
+    """Starts and stops, in order, everything a service's API process needs.
+
+    `event_broker` (FastStream) subscribes to facts; `job_broker` (TaskIQ) is started here
+    only to kick jobs — workers run in their own process.
+    """
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        event_broker: NatsBroker | None = None,
+        job_broker: JobBroker | None = None,
+    ) -> None:
+        self.settings = settings
+        self.event_broker = event_broker
+        self.job_broker = job_broker
+        self.engine: AsyncEngine = db.create_engine(settings.database_url)
+        self.sessions: async_sessionmaker[AsyncSession] = db.session_factory(self.engine)
+        self.nats: Client | None = None
+        self.js: JetStreamContext | None = None
+        self.relay: OutboxRelay | None = None
+        self._stop = asyncio.Event()
+        self._relay_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.nats = await connect(self.settings.nats_url, self.settings.service_name)
+        self.js = self.nats.jetstream()
+        await ensure_space_stream(self.js, self.settings)
+        if self.settings.relay_enabled:
+            self.relay = OutboxRelay(
+                database_url=self.settings.database_url,
+                js=self.js,
+                batch_size=self.settings.relay_batch_size,
+                poll_seconds=self.settings.relay_poll_seconds,
+            )
+            self._relay_task = asyncio.create_task(self.relay.run(self._stop), name="relay")
+        if self.job_broker is not None and not self.job_broker.is_worker_process:
+            await self.job_broker.startup()
+        if self.event_broker is not None:
+            await self.event_broker.start()
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self.event_broker is not None:
+            await self.event_broker.stop()
+        if self.job_broker is not None and not self.job_broker.is_worker_process:
+            await self.job_broker.shutdown()
+        if self._relay_task is not None:
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self._relay_task, 5)
+        if self.nats is not None:
+            await self.nats.drain()
+        await self.engine.dispose()
+
+    def readiness_checks(self) -> dict[str, ReadinessCheck]:
+        checks: dict[str, ReadinessCheck] = {"postgres": lambda: db.ping(self.engine)}
+        if self.nats is not None:
+            checks["nats"] = nats_check(self.nats)
+        return checks

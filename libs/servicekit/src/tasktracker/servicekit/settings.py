@@ -1,0 +1,43 @@
+"""Settings every service shares; each service subclasses with its own env prefix."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class NatsSettings(BaseSettings):
+    """Where NATS is and how the `space.>` event stream is configured."""
+
+    model_config = SettingsConfigDict(env_prefix="TT_", extra="ignore")
+
+    nats_url: str = "nats://127.0.0.1:4222"
+    stream_name: str = "SPACES"
+    stream_max_age_seconds: float = Field(default=7 * 24 * 3600, gt=0)
+    stream_duplicate_window_seconds: float = Field(default=120, gt=0)
+
+
+class ServiceSettings(NatsSettings):
+    """Settings of a service with its own database, outbox and job queue.
+
+    Subclasses set `model_config = SettingsConfigDict(env_prefix="TT_<SERVICE>_")`; the NATS
+    and stream fields are then read with the service prefix too.
+    """
+
+    service_name: str = "service"
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/tasktracker"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    log_level: str = "INFO"
+    # The TaskIQ job stream of this service: its own stream, subject and durable.
+    jobs_stream: str = "TASKS"
+    jobs_subject: str = "tasks"
+    jobs_durable: str = "workers"
+    job_ack_wait_seconds: float = Field(default=30, gt=0)
+    job_max_retries: int = Field(default=5, ge=1)
+    job_retry_delay_seconds: float = Field(default=1.0, ge=0)
+    job_retry_max_delay_seconds: float = Field(default=60.0, ge=0)
+    # Relay: poll interval is only the fallback; commits wake it through LISTEN/NOTIFY.
+    relay_enabled: bool = True
+    relay_poll_seconds: float = Field(default=5.0, gt=0)
+    relay_batch_size: int = Field(default=200, ge=1)

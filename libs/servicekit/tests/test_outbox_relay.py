@@ -1,0 +1,138 @@
+"""The outbox against real PostgreSQL and real JetStream."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import pytest
+from nats.js import JetStreamContext
+from sqlalchemy import func, insert, select
+
+from tasktracker.contracts.events import ChatBound
+from tasktracker.contracts.subjects import space_filter
+from tasktracker.servicekit.db import asyncpg_dsn, session_factory
+from tasktracker.servicekit.outbox import Outbox
+from tasktracker.servicekit.relay import OutboxRelay
+
+from .conftest import notes, outbox
+
+STAGE = Outbox(outbox, producer="servicekit-test")
+
+
+async def stage_note(engine, project_id: int, body: str, *, fail: bool = False) -> None:
+    async with session_factory(engine)() as session, session.begin():
+        await session.execute(insert(notes).values(body=body))
+        await STAGE.stage(
+            session, ChatBound(chat_id=len(body), released_parked=0), project_id=project_id
+        )
+        if fail:
+            raise RuntimeError("rolled back on purpose")
+
+
+async def stream_messages(js: JetStreamContext, project_id: int) -> list:
+    sub = await js.pull_subscribe(space_filter(project_id), durable=None)
+    try:
+        return await sub.fetch(100, timeout=0.5)
+    except Exception:
+        return []
+    finally:
+        await sub.unsubscribe()
+
+
+async def relay_once(js: JetStreamContext, url: str) -> int:
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        return await OutboxRelay(database_url=url, js=js).publish_pending(conn)
+    finally:
+        await conn.close()
+
+
+async def test_state_change_and_event_commit_together(engine, js, kit_db_url, project_ids):
+    pid = next(project_ids)
+    await stage_note(engine, pid, "hello")
+    async with engine.connect() as conn:
+        assert await conn.scalar(select(func.count()).select_from(notes)) == 1
+        assert await conn.scalar(select(func.count()).select_from(outbox)) == 1
+    assert await relay_once(js, kit_db_url) == 1
+    [msg] = await stream_messages(js, pid)
+    assert msg.subject == f"space.{pid}.messages.ingestion.chat_bound"
+    async with engine.connect() as conn:
+        unpublished = select(func.count()).select_from(outbox).where(
+            outbox.c.published_at.is_(None)
+        )
+        assert await conn.scalar(unpublished) == 0
+
+
+async def test_rolled_back_transaction_publishes_nothing(engine, js, kit_db_url, project_ids):
+    pid = next(project_ids)
+    with pytest.raises(RuntimeError):
+        await stage_note(engine, pid, "never", fail=True)
+    assert await relay_once(js, kit_db_url) == 0
+    assert await stream_messages(js, pid) == []
+    async with engine.connect() as conn:
+        assert await conn.scalar(select(func.count()).select_from(notes)) == 0
+
+
+async def test_crash_after_commit_publishes_on_next_pass(engine, js, kit_db_url, project_ids):
+    """Nothing ran the relay when the change committed (a crash): the next pass publishes."""
+    pid = next(project_ids)
+    await stage_note(engine, pid, "one")
+    await stage_note(engine, pid, "two")
+    assert await stream_messages(js, pid) == []
+    assert await relay_once(js, kit_db_url) == 2
+    assert [m.data for m in await stream_messages(js, pid)] == [
+        row async for row in _payloads(engine)
+    ]
+
+
+async def test_row_published_twice_yields_one_stream_message(engine, js, kit_db_url, project_ids):
+    """A crash between publish and mark: the row goes out again and JetStream drops it."""
+    pid = next(project_ids)
+    await stage_note(engine, pid, "once")
+    assert await relay_once(js, kit_db_url) == 1
+    async with engine.begin() as conn:
+        await conn.execute(outbox.update().values(published_at=None))
+    assert await relay_once(js, kit_db_url) == 1
+    assert len(await stream_messages(js, pid)) == 1
+
+
+async def test_running_relay_wakes_on_commit(engine, js, kit_db_url, project_ids):
+    pid = next(project_ids)
+    relay = OutboxRelay(database_url=kit_db_url, js=js, poll_seconds=30)
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        for _ in range(100):
+            if relay.is_leader:
+                break
+            await asyncio.sleep(0.05)
+        assert relay.is_leader
+        await stage_note(engine, pid, "wake")
+        for _ in range(100):  # far below the 30 s poll: only NOTIFY can have woken it
+            if await stream_messages(js, pid):
+                break
+            await asyncio.sleep(0.05)
+        assert len(await stream_messages(js, pid)) == 1
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+
+
+async def test_only_one_relay_leads(kit_db_url, js):
+    stop = asyncio.Event()
+    first = OutboxRelay(database_url=kit_db_url, js=js, poll_seconds=0.1)
+    second = OutboxRelay(database_url=kit_db_url, js=js, poll_seconds=0.1)
+    tasks = [asyncio.create_task(r.run(stop)) for r in (first, second)]
+    try:
+        await asyncio.sleep(1.0)
+        assert [first.is_leader, second.is_leader].count(True) == 1
+    finally:
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), 10)
+
+
+async def _payloads(engine):
+    async with engine.connect() as conn:
+        for row in await conn.execute(select(outbox.c.payload).order_by(outbox.c.seq)):
+            yield bytes(row.payload)

@@ -1,0 +1,1 @@
+"""Task Tracker analysis service: Analysis runs: lifecycle, batching, LLM task proposals."""

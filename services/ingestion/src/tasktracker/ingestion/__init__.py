@@ -1,0 +1,1 @@
+"""Task Tracker ingestion service: Telegram webhook, projects and chat bindings, messages."""

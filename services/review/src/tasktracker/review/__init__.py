@@ -1,0 +1,1 @@
+"""Task Tracker review service: Project managers' decisions on task proposals, and tasks."""
