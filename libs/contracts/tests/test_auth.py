@@ -58,5 +58,11 @@ def test_expiry_and_jwt_payload() -> None:
     assert claims.is_expired(now=100)
     assert not claims.is_expired(now=99.5)
     payload = claims.to_jwt_payload()
-    assert payload == {"sub": "a", "projects": {"3": "admin"}, "admin": False, "exp": 100, "iat": 50}
+    assert payload == {
+        "sub": "a",
+        "projects": {"3": "admin"},
+        "admin": False,
+        "exp": 100,
+        "iat": 50,
+    }
     assert Claims.model_validate(payload) == claims

@@ -91,8 +91,8 @@ def test_invalid_transition_is_a_value_error_with_a_readable_message() -> None:
 
 
 def test_status_groups() -> None:
-    assert TERMINAL_RUN_STATUSES == {R.closed, R.failed, R.cancelled}
-    assert UNCLOSED_RUN_STATUSES == {R.pending, R.running, R.completed, R.reviewed}
+    assert {R.closed, R.failed, R.cancelled} == TERMINAL_RUN_STATUSES
+    assert {R.pending, R.running, R.completed, R.reviewed} == UNCLOSED_RUN_STATUSES
 
 
 def test_allowed_sources() -> None:

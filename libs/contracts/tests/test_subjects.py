@@ -20,7 +20,10 @@ from tasktracker.contracts.subjects import (
 def test_subject_is_built_from_its_three_parts() -> None:
     assert subject(42, Topic.analysis_runs, "run_started") == "space.42.analysis_runs.run_started"
     assert subject(42, "messages", "message.updated") == "space.42.messages.message.updated"
-    assert subject(7, Topic.messages, "ingestion.chat_bound") == "space.7.messages.ingestion.chat_bound"
+    assert (
+        subject(7, Topic.messages, "ingestion.chat_bound")
+        == "space.7.messages.ingestion.chat_bound"
+    )
 
 
 @pytest.mark.parametrize("project_id", [0, -1, True, False, "42", 4.2, None])

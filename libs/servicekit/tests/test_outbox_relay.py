@@ -58,8 +58,8 @@ async def test_state_change_and_event_commit_together(engine, js, kit_db_url, pr
     [msg] = await stream_messages(js, pid)
     assert msg.subject == f"space.{pid}.messages.ingestion.chat_bound"
     async with engine.connect() as conn:
-        unpublished = select(func.count()).select_from(outbox).where(
-            outbox.c.published_at.is_(None)
+        unpublished = (
+            select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
         )
         assert await conn.scalar(unpublished) == 0
 

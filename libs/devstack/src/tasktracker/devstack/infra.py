@@ -32,8 +32,8 @@ def infrastructure(
 ) -> Iterator[Infra]:
     """Yield URLs of a running NATS and PostgreSQL; stop whatever this started on exit."""
     with contextlib.ExitStack() as stack:
-        use_containers = allow_containers and (not nats_url or not postgres_url) and (
-            docker_available()
+        use_containers = (
+            allow_containers and (not nats_url or not postgres_url) and (docker_available())
         )
         nats_kind = pg_kind = "given"
         if not nats_url:

@@ -14,9 +14,7 @@ from tasktracker.servicekit.health import health_router
 from tasktracker.servicekit.runtime import ServiceRuntime
 
 
-def service_app(
-    title: str, runtime: ServiceRuntime, routers: Sequence[APIRouter] = ()
-) -> FastAPI:
+def service_app(title: str, runtime: ServiceRuntime, routers: Sequence[APIRouter] = ()) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await runtime.start()

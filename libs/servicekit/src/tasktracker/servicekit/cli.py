@@ -58,13 +58,16 @@ def service_cli(
         from taskiq.cli.worker.args import WorkerArgs
         from taskiq.cli.worker.run import run_worker
 
-        return run_worker(
-            WorkerArgs(
-                broker=worker_broker,
-                modules=list(worker_modules),
-                workers=args.workers,
-                configure_logging=False,
-                max_async_tasks=50,
+        return (
+            run_worker(
+                WorkerArgs(
+                    broker=worker_broker,
+                    modules=list(worker_modules),
+                    workers=args.workers,
+                    configure_logging=False,
+                    max_async_tasks=50,
+                )
             )
-        ) or 0
+            or 0
+        )
     return 0

@@ -7,13 +7,16 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 
 def create_engine(database_url: str, **kwargs: object) -> AsyncEngine:
-    return create_async_engine(
-        asyncpg_sqlalchemy_url(database_url), pool_pre_ping=True, **kwargs
-    )
+    return create_async_engine(asyncpg_sqlalchemy_url(database_url), pool_pre_ping=True, **kwargs)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

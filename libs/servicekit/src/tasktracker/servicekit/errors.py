@@ -30,9 +30,7 @@ _CODE_BY_STATUS = {
 class ApiError(Exception):
     """Raise from a route or service layer to answer with a typed JSON error."""
 
-    def __init__(
-        self, status: int, code: str, message: str, details: Any = None
-    ) -> None:
+    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code

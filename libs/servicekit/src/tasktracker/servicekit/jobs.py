@@ -167,7 +167,9 @@ class BackoffRetryMiddleware(SmartRetryMiddleware):
         retries = int(message.labels.get("_retries", 0)) + 1
         max_retries = int(message.labels.get("max_retries", self.default_retry_count))
         if retries >= max_retries and isinstance(self.broker, JobBroker):
-            log.error("job %s %s parked after %d tries", message.task_name, message.task_id, retries)
+            log.error(
+                "job %s %s parked after %d tries", message.task_name, message.task_id, retries
+            )
             await self.broker.park(message, exception)
 
 

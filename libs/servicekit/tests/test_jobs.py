@@ -1,0 +1,116 @@
+"""TaskIQ on real JetStream: backoff waits, the last failure is parked, long jobs run once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import nats
+from taskiq.receiver import Receiver
+
+from tasktracker.servicekit.jobs import JobBroker, make_job_broker
+from tasktracker.servicekit.settings import ServiceSettings
+
+
+def job_settings(nats_url: str, name: str, **overrides: object) -> ServiceSettings:
+    return ServiceSettings(
+        nats_url=nats_url,
+        jobs_stream=f"TEST_JOBS_{name.upper()}",
+        jobs_subject=f"test.jobs.{name}",
+        jobs_durable=f"test-{name}",
+        **overrides,
+    )
+
+
+@asynccontextmanager
+async def running_worker(broker: JobBroker) -> AsyncIterator[None]:
+    """A real receiver consuming the real stream, in this process."""
+    broker.is_worker_process = True
+    await broker.startup()
+    finish = asyncio.Event()
+    receiver = Receiver(broker, run_startup=False, max_async_tasks=10)
+    task = asyncio.create_task(receiver.listen(finish))
+    try:
+        yield
+    finally:
+        finish.set()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await broker.shutdown()
+
+
+async def wait_until(predicate, within: float = 20.0) -> None:
+    async with asyncio.timeout(within):
+        while not predicate():
+            await asyncio.sleep(0.05)
+
+
+async def test_retry_waits_with_exponential_backoff(nats_url, session_id):
+    settings = job_settings(
+        nats_url, f"backoff_{session_id}", job_max_retries=5, job_retry_delay_seconds=0.5
+    )
+    broker = make_job_broker(settings)
+    attempts: list[float] = []
+
+    @broker.task(task_name="flaky")
+    async def flaky() -> None:
+        attempts.append(time.monotonic())
+        if len(attempts) < 3:
+            raise RuntimeError("not yet")
+
+    async with running_worker(broker):
+        await flaky.kiq()
+        await wait_until(lambda: len(attempts) >= 3)
+    first_gap, second_gap = attempts[1] - attempts[0], attempts[2] - attempts[1]
+    assert first_gap >= 0.5  # base delay
+    assert second_gap >= 1.0  # doubled
+    assert len(attempts) == 3
+
+
+async def test_job_is_parked_after_its_last_try(nats_url, session_id):
+    settings = job_settings(
+        nats_url, f"dead_{session_id}", job_max_retries=2, job_retry_delay_seconds=0.1
+    )
+    broker = make_job_broker(settings)
+    attempts: list[int] = []
+
+    @broker.task(task_name="doomed")
+    async def doomed(n: int) -> None:
+        attempts.append(n)
+        raise ValueError(f"bad input {n}")
+
+    async with running_worker(broker):
+        await doomed.kiq(7)
+        await wait_until(lambda: len(attempts) >= 2)
+        client = await nats.connect(nats_url)
+        js = client.jetstream()
+        sub = await js.pull_subscribe(broker.dead_letter_subject, durable=None)
+        [parked] = await sub.fetch(1, timeout=10)
+        await client.close()
+    body = json.loads(parked.data)
+    assert body["task_name"] == "doomed"
+    assert body["args"] == [7]
+    assert "bad input 7" in body["error"]
+    assert attempts == [7, 7]
+
+
+async def test_long_job_is_not_redelivered_while_it_runs(nats_url, session_id):
+    settings = job_settings(nats_url, f"long_{session_id}", job_ack_wait_seconds=1.0)
+    broker = make_job_broker(settings)
+    runs: list[float] = []
+    done = asyncio.Event()
+
+    @broker.task(task_name="long")
+    async def long_job() -> None:
+        runs.append(time.monotonic())
+        await asyncio.sleep(3.5)  # three and a half ack_waits
+        done.set()
+
+    async with running_worker(broker):
+        await long_job.kiq()
+        await asyncio.wait_for(done.wait(), 20)
+        await asyncio.sleep(1.5)  # a redelivery would have started by now
+    assert len(runs) == 1
