@@ -18,7 +18,8 @@ from tasktracker.servicekit.db import asyncpg_dsn, asyncpg_sqlalchemy_url
 def alembic_config(database_url: str, script_location: Path) -> Config:
     config = Config()
     config.set_main_option("script_location", str(script_location))
-    config.set_main_option("sqlalchemy.url", asyncpg_sqlalchemy_url(database_url))
+    # attributes, not a main option: ConfigParser would read `%` in a socket path as syntax
+    config.attributes["database_url"] = asyncpg_sqlalchemy_url(database_url)
     return config
 
 
@@ -42,7 +43,7 @@ async def ensure_database(database_url: str) -> None:
 
 def run_env(target_metadata: MetaData) -> None:
     """The body of every service's `migrations/env.py` (online, async)."""
-    url = context.config.get_main_option("sqlalchemy.url")
+    url = context.config.attributes["database_url"]
 
     def migrate(connection: Connection) -> None:
         context.configure(connection=connection, target_metadata=target_metadata)

@@ -1,0 +1,43 @@
+# Task Tracker — the two commands are `make run` and `make test`.
+# Both work on a machine where nothing is running: uv is installed with pip when missing,
+# and NATS / PostgreSQL are started embedded unless TT_NATS_URL / TT_DATABASE_URL are given.
+
+SHELL := /bin/bash
+UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+PYTEST_ARGS ?=
+
+.PHONY: env run test lint fmt bench clean
+
+env: .venv/.synced
+
+.venv/.synced: pyproject.toml uv.lock libs/*/pyproject.toml services/*/pyproject.toml
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
+		|| python3 -m pip install --quiet uv
+	$(UV) sync --frozen
+	@touch $@
+
+run: env
+	$(UV) run --frozen tasktracker-dev run
+
+lint: env
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen lint-imports
+
+fmt: env
+	$(UV) run --frozen ruff format .
+	$(UV) run --frozen ruff check --fix .
+
+# pytest exits 5 when it collected nothing: for this suite that is a failure, never a pass.
+test: env
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen lint-imports
+	$(UV) run --frozen pytest $(PYTEST_ARGS); status=$$?; \
+		if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; \
+		exit $$status
+
+bench: env
+	$(UV) run --frozen python -m bench
+
+clean:
+	rm -rf .venv .data

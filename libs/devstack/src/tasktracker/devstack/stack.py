@@ -1,0 +1,38 @@
+"""The environment of every process of a local stack: URLs, ports, secrets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tasktracker.devstack.embedded import database_url
+
+DATA_SERVICES = ("ingestion", "knowledge", "analysis", "review")
+PORTS = {"gateway": 8000, "ingestion": 8001, "knowledge": 8002, "analysis": 8003, "review": 8004}
+
+
+@dataclass(frozen=True)
+class Stack:
+    nats_url: str
+    postgres_url: str
+    webhook_secret: str
+    jwt_secret: str
+    host: str = "127.0.0.1"
+
+    def database_url(self, service: str) -> str:
+        return database_url(self.postgres_url, f"tasktracker_{service}")
+
+    def base_url(self, service: str) -> str:
+        return f"http://{self.host}:{PORTS[service]}"
+
+    def environment(self) -> dict[str, str]:
+        env: dict[str, str] = {}
+        for service in (*DATA_SERVICES, "gateway"):
+            prefix = f"TT_{service.upper()}_"
+            env[prefix + "NATS_URL"] = self.nats_url
+            env[prefix + "HOST"] = self.host
+            env[prefix + "PORT"] = str(PORTS[service])
+        for service in DATA_SERVICES:
+            env[f"TT_{service.upper()}_DATABASE_URL"] = self.database_url(service)
+        env["TT_INGESTION_WEBHOOK_SECRET"] = self.webhook_secret
+        env["TT_GATEWAY_JWT_SECRET"] = self.jwt_secret
+        return env
