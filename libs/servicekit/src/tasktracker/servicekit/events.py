@@ -20,7 +20,7 @@ def make_event_broker(settings: NatsSettings, name: str) -> NatsBroker:
         name=name,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
-        logger=None,
+        logger=None,  # services log through their own handlers
     )
 
 
