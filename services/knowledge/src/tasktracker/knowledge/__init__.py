@@ -1,1 +1,1 @@
-"""Task Tracker knowledge service: LLM extraction of topics and knowledge atoms, and their review."""
+"""Task Tracker knowledge service: LLM extraction of topics and knowledge atoms; their review."""
