@@ -20,9 +20,7 @@ async def test_durable_subscriber_receives_its_topic_and_leaves_the_stream_alone
     received: list[Envelope] = []
     got = asyncio.Event()
 
-    @subscribe_topic(
-        broker, nats_settings, topic=Topic.messages, durable=f"kit-test-{session_id}"
-    )
+    @subscribe_topic(broker, nats_settings, topic=Topic.messages, durable=f"kit-test-{session_id}")
     async def on_message(message: NatsMessage) -> None:
         envelope = Envelope.from_bytes(message.body)
         if envelope.project_id == pid:

@@ -103,11 +103,7 @@ async def test_running_relay_wakes_on_commit(engine, js, kit_db_url, project_ids
     stop = asyncio.Event()
     task = asyncio.create_task(relay.run(stop))
     try:
-        for _ in range(100):
-            if relay.is_leader:
-                break
-            await asyncio.sleep(0.05)
-        assert relay.is_leader
+        await asyncio.wait_for(relay.leading.wait(), 10)
         await stage_note(engine, pid, "wake")
         for _ in range(100):  # far below the 30 s poll: only NOTIFY can have woken it
             if await stream_messages(js, pid):

@@ -42,7 +42,11 @@ class OutboxRelay:
         self._poll_seconds = poll_seconds
         self._publish_timeout = publish_timeout
         self._wake = asyncio.Event()
-        self.is_leader = False
+        self.leading = asyncio.Event()  # set while this relay holds the leadership lock
+
+    @property
+    def is_leader(self) -> bool:
+        return self.leading.is_set()
 
     async def publish_pending(self, conn: asyncpg.Connection) -> int:
         """Publish every unpublished row in order; stop at the first failure. Returns count."""
@@ -90,7 +94,7 @@ class OutboxRelay:
             except (OSError, asyncpg.PostgresError) as exc:
                 log.warning("outbox relay lost its database connection: %s", exc)
             finally:
-                self.is_leader = False
+                self.leading.clear()
             await _sleep_unless(stop, 1.0)
 
     async def _lead(self, stop: asyncio.Event) -> None:
@@ -99,7 +103,7 @@ class OutboxRelay:
             while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK_KEY):
                 if await _sleep_unless(stop, self._poll_seconds):
                     return
-            self.is_leader = True
+            self.leading.set()
             await conn.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
             passes = 0
             while not stop.is_set():

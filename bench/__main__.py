@@ -1,0 +1,20 @@
+"""`make bench`: every benchmark, one after the other."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+BENCHMARKS = ["bench.outbox_latency", "bench.webhook", "bench.ws_fanout"]
+
+
+def main() -> None:
+    selected = sys.argv[1:] or BENCHMARKS
+    for name in selected:
+        module = importlib.import_module(name if "." in name else f"bench.{name}")
+        print(f"== {module.__name__}")
+        module.main()
+
+
+if __name__ == "__main__":
+    main()
