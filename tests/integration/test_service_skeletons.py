@@ -35,8 +35,9 @@ async def test_service_migrates_and_is_ready(service, database_factory, nats_url
     settings = settings_cls(
         database_url=url,
         nats_url=nats_url,
-        jobs_stream=f"TASKS_{service.upper()}_{session_id}",
-        jobs_subject=f"tasks.{service}.{session_id}",
+        jobs_stream=f"SKELETON_{service.upper()}_{session_id}",
+        jobs_subject=f"skeleton.{service}.{session_id}",
+        jobs_durable=f"skeleton-{service}-{session_id}",
         webhook_secret="skeleton-test-secret",
     )
     app = app_module.create_app(settings)

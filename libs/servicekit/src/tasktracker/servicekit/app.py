@@ -43,7 +43,8 @@ class _LazyChecks(dict):
         return self._runtime.readiness_checks().items()
 
 
-def get_runtime(request: Request) -> ServiceRuntime:
+async def get_runtime(request: Request) -> ServiceRuntime:
+    # async: FastAPI runs a plain `def` dependency in its thread pool, on every request.
     return request.app.state.runtime
 
 

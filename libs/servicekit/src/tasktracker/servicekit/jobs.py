@@ -42,6 +42,10 @@ class JobBroker(PullBasedJetStreamBroker):
         self.ack_wait = settings.job_ack_wait_seconds
         self.dead_letter_subject = f"dead.{settings.jobs_subject}"
         self.dead_letter_stream = f"{settings.jobs_stream}_DEAD"
+        # nats-py gives up after 60 reconnect attempts (~2 min) and the client stays closed:
+        # every later kick would fail. Reconnect forever, like natsconn.connect().
+        kwargs.setdefault("max_reconnect_attempts", -1)
+        kwargs.setdefault("reconnect_time_wait", 0.5)
         super().__init__(
             settings.nats_url,
             subject=settings.jobs_subject,

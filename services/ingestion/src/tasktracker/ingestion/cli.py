@@ -16,6 +16,6 @@ def main() -> None:
             settings_factory=IngestionSettings,
             app_factory="tasktracker.ingestion.app:create_app",
             migrations=Path(__file__).with_name("migrations"),
-        worker_broker="tasktracker.ingestion.worker:broker",
+            worker_broker="tasktracker.ingestion.worker:broker",
         )
     )

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import re
+
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from tasktracker.servicekit.settings import ServiceSettings
+
+# Telegram accepts 1-256 characters of A-Z, a-z, 0-9, _ and - as a webhook secret token.
+_SECRET_PATTERN = r"^[A-Za-z0-9_-]{1,256}$"
+
+
+class WebhookSecretMissing(RuntimeError):
+    """The API was asked to start without a webhook secret and without `webhook_open`."""
 
 
 class IngestionSettings(ServiceSettings):
@@ -16,3 +26,30 @@ class IngestionSettings(ServiceSettings):
     jobs_stream: str = "TASKS_INGESTION"
     jobs_subject: str = "tasks.ingestion"
     jobs_durable: str = "ingestion-workers"
+
+    # The value Telegram sends in X-Telegram-Bot-Api-Secret-Token (setWebhook's secret_token).
+    webhook_secret: SecretStr | None = None
+    # Accept webhook calls without a secret. Only for local experiments.
+    webhook_open: bool = False
+    webhook_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # How long the webhook waits for JetStream to acknowledge the job before answering 503.
+    webhook_enqueue_timeout_seconds: float = Field(default=2.0, gt=0)
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _telegram_accepts_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or value.get_secret_value() == "":
+            return None
+        if not re.fullmatch(_SECRET_PATTERN, value.get_secret_value()):
+            raise ValueError("webhook secret must be 1-256 characters of A-Z a-z 0-9 _ -")
+        return value
+
+    def require_webhook_secret(self) -> None:
+        """The API refuses to start open unless told to (`TT_INGESTION_WEBHOOK_OPEN=true`)."""
+        if self.webhook_secret is None and not self.webhook_open:
+            raise WebhookSecretMissing(
+                "TT_INGESTION_WEBHOOK_SECRET is not set. Generate one (e.g. "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`), pass the same "
+                "value as secret_token to Telegram's setWebhook, or set "
+                "TT_INGESTION_WEBHOOK_OPEN=true to accept unauthenticated webhook calls."
+            )

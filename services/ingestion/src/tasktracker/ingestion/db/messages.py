@@ -1,0 +1,160 @@
+"""Users, Telegram profiles and messages: idempotent upserts and project-scoped reads."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, func, literal_column, select, tuple_
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tasktracker.contracts.enums import MessageKind
+from tasktracker.contracts.events import MessageAuthor, MessageRecord
+from tasktracker.ingestion.db.models import Message, TelegramProfile, User
+from tasktracker.ingestion.domain import Author, IncomingMessage
+
+_NEVER = literal_column("'-infinity'::timestamptz")
+
+
+async def upsert_author(session: AsyncSession, author: Author, seen_at: datetime) -> int | None:
+    """Insert or refresh the author's user and Telegram profile; the user's id, if a person.
+
+    Data from an update older than what is stored (a late retry) does not overwrite it.
+    """
+    profile = author.profile
+    if profile is None:
+        return None
+    user = insert(User).values(
+        identity=f"telegram:{profile.telegram_user_id}",
+        display_name=profile.display_name,
+        seen_at=seen_at,
+    )
+    newer = user.excluded.seen_at >= User.seen_at
+    user = user.on_conflict_do_update(
+        index_elements=[User.identity],
+        set_={
+            "display_name": case((newer, user.excluded.display_name), else_=User.display_name),
+            "seen_at": func.greatest(User.seen_at, user.excluded.seen_at),
+            "updated_at": case((newer, func.now()), else_=User.updated_at),
+        },
+    ).returning(User.id)
+    user_id = (await session.execute(user)).scalar_one()
+
+    fields = {
+        "first_name": profile.first_name,
+        "last_name": profile.last_name,
+        "username": profile.username,
+        "language_code": profile.language_code,
+        "is_bot": profile.is_bot,
+        "is_premium": profile.is_premium,
+        "seen_at": seen_at,
+    }
+    account = insert(TelegramProfile).values(
+        telegram_user_id=profile.telegram_user_id, user_id=user_id, **fields
+    )
+    account = account.on_conflict_do_update(
+        index_elements=[TelegramProfile.telegram_user_id],
+        set_={**{name: account.excluded[name] for name in fields}, "updated_at": func.now()},
+        where=account.excluded.seen_at >= TelegramProfile.seen_at,
+    )
+    await session.execute(account)
+    return user_id
+
+
+async def upsert_message(
+    session: AsyncSession,
+    project_id: int,
+    message: IncomingMessage,
+    *,
+    user_id: int | None,
+    raw: dict[str, Any],
+) -> Message | None:
+    """Store a new message or apply a newer version of it; None when nothing changed.
+
+    Versions are ordered by (edited_at, update_id): the original has no edit date, a later
+    edit has a later one, and update ids (sequential per bot) break ties within a second. A
+    repeated or older update matches no row in the conditional update, so it changes nothing
+    — also when two deliveries race, since the database serialises them on the unique key.
+    """
+    values = {
+        "project_id": project_id,
+        "chat_id": message.chat_id,
+        "message_id": message.message_id,
+        "update_id": message.update_id,
+        "user_id": user_id,
+        "author": author_json(message.author, user_id),
+        "text": message.text,
+        "kind": str(message.kind),
+        "sent_at": message.sent_at,
+        "edited_at": message.edited_at,
+        "reply_to_message_id": message.reply_to_message_id,
+        "forwarded_from": message.forwarded_from,
+        "raw": raw,
+    }
+    stmt = insert(Message).values(**values)
+    incoming = tuple_(func.coalesce(stmt.excluded.edited_at, _NEVER), stmt.excluded.update_id)
+    stored = tuple_(func.coalesce(Message.edited_at, _NEVER), Message.update_id)
+    content = set(values) - {"project_id", "chat_id", "message_id"}
+    stmt = stmt.on_conflict_do_update(
+        constraint="uq_messages_chat_message",
+        set_={**{name: stmt.excluded[name] for name in content}, "updated_at": func.now()},
+        where=incoming > stored,
+    ).returning(Message)
+    return (await session.execute(stmt)).scalars().first()
+
+
+def author_json(author: Author, user_id: int | None) -> dict[str, Any]:
+    return MessageAuthor(
+        user_id=user_id,
+        telegram_user_id=author.profile.telegram_user_id if author.profile else None,
+        display_name=author.display_name,
+        username=author.username,
+        is_bot=author.is_bot,
+    ).model_dump(mode="json")
+
+
+def to_record(row: Message) -> MessageRecord:
+    return MessageRecord(
+        id=row.id,
+        project_id=row.project_id,
+        chat_id=row.chat_id,
+        message_id=row.message_id,
+        update_id=row.update_id,
+        author=MessageAuthor.model_validate(row.author),
+        text=row.text,
+        kind=MessageKind(row.kind),
+        sent_at=row.sent_at,
+        edited_at=row.edited_at,
+        reply_to_message_id=row.reply_to_message_id,
+        forwarded_from=row.forwarded_from,
+    )
+
+
+async def get_message(session: AsyncSession, project_id: int, message_id: int) -> Message | None:
+    stmt = select(Message).where(Message.id == message_id, Message.project_id == project_id)
+    return (await session.execute(stmt)).scalars().first()
+
+
+async def list_messages(
+    session: AsyncSession,
+    project_id: int,
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    after: tuple[datetime, int] | None,
+    chat_id: int | None,
+    limit: int,
+) -> list[Message]:
+    """Messages in (sent_at, id) order; `after` is the keyset position of the last one seen."""
+    stmt = select(Message).where(Message.project_id == project_id)
+    if since is not None:
+        stmt = stmt.where(Message.sent_at >= since)
+    if until is not None:
+        stmt = stmt.where(Message.sent_at < until)
+    if chat_id is not None:
+        stmt = stmt.where(Message.chat_id == chat_id)
+    if after is not None:
+        stmt = stmt.where(tuple_(Message.sent_at, Message.id) > tuple_(*after))
+    stmt = stmt.order_by(Message.sent_at, Message.id).limit(limit)
+    return list((await session.execute(stmt)).scalars())

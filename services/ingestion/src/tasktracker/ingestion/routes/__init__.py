@@ -1,0 +1,1 @@
+"""Thin HTTP routes: parse, call the db/ingest layer, shape the answer."""

@@ -1,0 +1,77 @@
+"""A project's messages: keyset-paginated list and single message."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from tasktracker.contracts.errors import ErrorCode
+from tasktracker.contracts.events import MessageRecord
+from tasktracker.ingestion.db import messages
+from tasktracker.ingestion.routes.projects import existing_project
+from tasktracker.ingestion.schemas import MessagePage
+from tasktracker.servicekit.app import Session
+from tasktracker.servicekit.errors import ApiError, not_found
+
+router = APIRouter(prefix="/api/projects/{project_id}/messages", tags=["messages"])
+
+MAX_PAGE = 500
+
+
+@router.get("")
+async def list_messages(
+    project_id: int,
+    session: Session,
+    since: Annotated[datetime | None, Query(description="sent at or after (inclusive)")] = None,
+    until: Annotated[datetime | None, Query(description="sent before (exclusive)")] = None,
+    chat_id: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    cursor: str | None = None,
+) -> MessagePage:
+    await existing_project(session, project_id)
+    rows = await messages.list_messages(
+        session,
+        project_id,
+        since=as_utc(since) if since else None,
+        until=as_utc(until) if until else None,
+        after=decode_cursor(cursor) if cursor else None,
+        chat_id=chat_id,
+        limit=limit + 1,
+    )
+    page = rows[:limit]
+    more = len(rows) > limit
+    return MessagePage(
+        items=[messages.to_record(row) for row in page],
+        next_cursor=encode_cursor(page[-1].sent_at, page[-1].id) if more else None,
+    )
+
+
+@router.get("/{message_id}")
+async def get_message(project_id: int, message_id: int, session: Session) -> MessageRecord:
+    row = await messages.get_message(session, project_id, message_id)
+    if row is None:
+        raise not_found("message")
+    return messages.to_record(row)
+
+
+def encode_cursor(sent_at: datetime, row_id: int) -> str:
+    raw = json.dumps([sent_at.isoformat(), row_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        sent_at, row_id = json.loads(raw)
+        return as_utc(datetime.fromisoformat(sent_at)), int(row_id)
+    except (ValueError, TypeError) as exc:
+        raise ApiError(400, ErrorCode.bad_request, "invalid cursor", str(exc)) from None
+
+
+def as_utc(value: datetime) -> datetime:
+    """Times without an offset are taken as UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

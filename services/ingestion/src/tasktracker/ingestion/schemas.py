@@ -1,0 +1,146 @@
+"""Request and response bodies of the ingestion REST API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from tasktracker.contracts.events import MessageRecord
+from tasktracker.ingestion.db.models import (
+    ANALYSIS_CONCURRENCY,
+    BATCH_GAP_MINUTES,
+    BATCH_MAX_MESSAGES,
+    ChatBinding,
+    ParkedUpdate,
+    Project,
+)
+
+ProjectName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+GapMinutes = Annotated[int, Field(ge=BATCH_GAP_MINUTES[0], le=BATCH_GAP_MINUTES[1])]
+MaxMessages = Annotated[int, Field(ge=BATCH_MAX_MESSAGES[0], le=BATCH_MAX_MESSAGES[1])]
+Concurrency = Annotated[int, Field(ge=ANALYSIS_CONCURRENCY[0], le=ANALYSIS_CONCURRENCY[1])]
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProjectSettings(_Input):
+    batch_gap_minutes: GapMinutes = 10
+    batch_max_messages: MaxMessages = 50
+    analysis_concurrency: Concurrency = 1
+
+
+class ProjectSettingsPatch(_Input):
+    batch_gap_minutes: GapMinutes | None = None
+    batch_max_messages: MaxMessages | None = None
+    analysis_concurrency: Concurrency | None = None
+
+
+class ProjectCreate(_Input):
+    name: ProjectName
+    settings: ProjectSettings = Field(default_factory=ProjectSettings)
+
+
+class ProjectPatch(_Input):
+    name: ProjectName | None = None
+    settings: ProjectSettingsPatch | None = None
+
+    def changes(self) -> dict[str, Any]:
+        changes: dict[str, Any] = {}
+        if self.name is not None:
+            changes["name"] = self.name
+        if self.settings is not None:
+            changes.update(self.settings.model_dump(exclude_none=True))
+        return changes
+
+
+class ProjectOut(BaseModel):
+    id: int
+    name: str
+    settings: ProjectSettings
+    created_by: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: Project) -> ProjectOut:
+        return cls(
+            id=row.id,
+            name=row.name,
+            settings=ProjectSettings(
+                batch_gap_minutes=row.batch_gap_minutes,
+                batch_max_messages=row.batch_max_messages,
+                analysis_concurrency=row.analysis_concurrency,
+            ),
+            created_by=row.created_by,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+
+class SourceCreate(_Input):
+    kind: Literal["telegram"] = "telegram"
+    chat_id: int
+    title: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+class SourceOut(BaseModel):
+    kind: Literal["telegram"] = "telegram"
+    project_id: int
+    chat_id: int
+    title: str | None
+    bound_by: str | None
+    bound_at: datetime
+
+    @classmethod
+    def of(cls, row: ChatBinding) -> SourceOut:
+        return cls(
+            project_id=row.project_id,
+            chat_id=row.chat_id,
+            title=row.title,
+            bound_by=row.bound_by,
+            bound_at=row.bound_at,
+        )
+
+
+class BoundSource(SourceOut):
+    released_parked: int
+
+
+class MessagePage(BaseModel):
+    items: list[MessageRecord]
+    next_cursor: str | None
+
+
+class ParkedOut(BaseModel):
+    id: int
+    chat_id: int
+    chat_title: str | None
+    update_id: int
+    update_kind: str
+    received_at: datetime
+    payload: dict[str, Any]
+
+    @classmethod
+    def of(cls, row: ParkedUpdate) -> ParkedOut:
+        return cls(
+            id=row.id,
+            chat_id=row.chat_id,
+            chat_title=row.chat_title,
+            update_id=row.update_id,
+            update_kind=row.update_kind,
+            received_at=row.received_at,
+            payload=row.payload,
+        )
+
+
+class ParkedList(BaseModel):
+    items: list[ParkedOut]
+
+
+class IngestionStats(BaseModel):
+    parked_waiting: int
+    skipped_by_kind: dict[str, int]

@@ -1,0 +1,178 @@
+"""Helpers for the ingestion tests: samples with fresh ids, stream and database probes."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import itertools
+import json
+import secrets
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tasktracker.contracts.envelope import Envelope, RawEnvelope
+from tasktracker.contracts.subjects import Topic, space_filter
+from tasktracker.ingestion.db.models import Message, outbox
+from tasktracker.ingestion.domain import MESSAGE_UPDATE_KINDS
+from tasktracker.ingestion.settings import IngestionSettings
+
+SAMPLES = Path(__file__).with_name("samples")
+SECRET = "test_webhook-secret_0123456789"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+# Ids unique to this test session, so that tests never see each other's chats or updates.
+_base = secrets.randbelow(10**6) * 10**4
+_update_ids = itertools.count(10**8 + _base)
+_chat_ids = itertools.count(-(10**12) - _base, -1)
+
+
+def new_chat_id() -> int:
+    return next(_chat_ids)
+
+
+def new_update_id() -> int:
+    return next(_update_ids)
+
+
+def sample(name: str, *, chat_id: int, message_id: int | None = None, **changes: Any) -> dict:
+    """A sample update moved to `chat_id` with a fresh update id.
+
+    `changes` are set on the update's message (e.g. text=..., edit_date=...).
+    """
+    update = copy.deepcopy(json.loads((SAMPLES / f"{name}.json").read_text()))
+    update["update_id"] = new_update_id()
+    for kind in MESSAGE_UPDATE_KINDS & update.keys():
+        message = update[kind]
+        old_chat = message["chat"]["id"]
+        for inner in (message, message.get("reply_to_message") or {}):
+            if inner:
+                inner["chat"]["id"] = chat_id
+        if message.get("sender_chat", {}).get("id") == old_chat:
+            message["sender_chat"]["id"] = chat_id
+        if message_id is not None:
+            message["message_id"] = message_id
+        message.update(changes)
+    return update
+
+
+async def post_update(
+    client: httpx.AsyncClient, update: dict | bytes, *, secret: str | None = SECRET
+) -> httpx.Response:
+    headers = {SECRET_HEADER: secret} if secret is not None else {}
+    if isinstance(update, bytes):
+        return await client.post("/webhook/telegram", content=update, headers=headers)
+    return await client.post("/webhook/telegram", json=update, headers=headers)
+
+
+async def wait_for(check: Callable[[], Awaitable[Any]], within: float = 30.0) -> Any:
+    """Poll `check` until it returns something truthy; return that."""
+    async with asyncio.timeout(within):
+        while True:
+            result = await check()
+            if result:
+                return result
+            await asyncio.sleep(0.1)
+
+
+async def create_project(client: httpx.AsyncClient, name: str = "Acme", **settings: int) -> int:
+    response = await client.post("/api/projects", json={"name": name, "settings": settings})
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+async def bind(client: httpx.AsyncClient, project_id: int, chat_id: int) -> httpx.Response:
+    return await client.post(
+        f"/api/projects/{project_id}/sources",
+        json={"chat_id": chat_id, "title": "Acme Team"},
+        headers={"X-Actor": "admin@example.com"},
+    )
+
+
+async def bound_project(client: httpx.AsyncClient) -> tuple[int, int]:
+    """A new project with a new chat bound to it: (project_id, chat_id)."""
+    project_id = await create_project(client)
+    chat_id = new_chat_id()
+    assert (await bind(client, project_id, chat_id)).status_code == 201
+    return project_id, chat_id
+
+
+async def stored_messages(engine: AsyncEngine, project_id: int) -> list[Message]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(Message).where(Message.project_id == project_id).order_by(Message.id)
+        )
+        return list(rows)
+
+
+async def outbox_drained(engine: AsyncEngine) -> bool:
+    async with engine.connect() as conn:
+        unpublished = (
+            select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+        )
+        return await conn.scalar(unpublished) == 0
+
+
+async def stream_events(js: JetStreamContext, project_id: int) -> list[RawEnvelope]:
+    """Every event of the project's `messages` topic on the SPACES stream, in stream order."""
+    sub = await js.pull_subscribe(space_filter(project_id, Topic.messages), durable=None)
+    try:
+        pending = (await sub.consumer_info()).num_pending
+        events: list[RawEnvelope] = []
+        while len(events) < pending:
+            batch = await sub.fetch(pending - len(events), timeout=5)
+            events.extend(Envelope.from_bytes(msg.data) for msg in batch)
+        return events
+    finally:
+        await sub.unsubscribe()
+
+
+async def settled_events(
+    js: JetStreamContext,
+    engine: AsyncEngine,
+    project_id: int,
+    *,
+    at_least: int = 1,
+    event_type: str | None = "message.updated",
+) -> list[RawEnvelope]:
+    """The project's events (of one type, or all) once the outbox is published and at least
+    `at_least` of them are on the stream."""
+
+    async def check() -> list[RawEnvelope] | None:
+        if not await outbox_drained(engine):
+            return None
+        events = [
+            event
+            for event in await stream_events(js, project_id)
+            if event_type is None or event.type == event_type
+        ]
+        return events if len(events) >= at_least else None
+
+    return await wait_for(check)
+
+
+async def jobs_last_seq(js: JetStreamContext, settings: IngestionSettings) -> int:
+    return (await js.stream_info(settings.jobs_stream)).state.last_seq
+
+
+async def jobs_drained(js: JetStreamContext, settings: IngestionSettings) -> bool:
+    """Every queued job was run and acknowledged (the stream is a work queue)."""
+    try:
+        stream = await js.stream_info(settings.jobs_stream)
+        consumer = await js.consumer_info(settings.jobs_stream, settings.jobs_durable)
+    except NotFoundError:
+        return False
+    return stream.state.messages == 0 and consumer.num_ack_pending == 0
+
+
+async def reserve_project_ids(engine: AsyncEngine, project_ids: itertools.count, n: int) -> None:
+    """Start the projects sequence in a block of ids no other test of the session uses."""
+    block = [next(project_ids) for _ in range(n)]
+    async with engine.begin() as conn:
+        await conn.execute(text(f"ALTER TABLE projects ALTER COLUMN id RESTART WITH {block[0]}"))

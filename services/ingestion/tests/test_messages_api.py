@@ -1,0 +1,95 @@
+"""`GET /api/projects/{pid}/messages`: keyset pages, time window, bounded limit, tenancy."""
+
+from __future__ import annotations
+
+import pytest
+
+from tasktracker.ingestion.ingest import ingest_update
+from tasktracker.servicekit.db import session_factory, transaction
+
+from .support import bound_project, sample
+
+T0 = 1718000000
+
+
+async def seed(engine, chat_id: int, n: int, *, step: int = 60) -> None:
+    """n text messages one `step` seconds apart, the first two in the same second."""
+    async with transaction(session_factory(engine)) as session:
+        for i in range(n):
+            date = T0 + max(i - 1, 0) * step
+            update = sample("text", chat_id=chat_id, message_id=100 + i, date=date, text=f"m{i}")
+            await ingest_update(session, update)
+
+
+async def all_pages(client, project_id: int, **params) -> list[list[dict]]:
+    pages, cursor = [], None
+    while True:
+        query = {**params, **({"cursor": cursor} if cursor else {})}
+        response = await client.get(f"/api/projects/{project_id}/messages", params=query)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        pages.append(body["items"])
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return pages
+
+
+async def test_keyset_pages_cover_every_message_once_in_time_order(client, engine):
+    project_id, chat_id = await bound_project(client)
+    await seed(engine, chat_id, 7)
+    pages = await all_pages(client, project_id, limit=3)
+    assert [len(page) for page in pages] == [3, 3, 1]
+    texts = [m["text"] for page in pages for m in page]
+    assert texts == [f"m{i}" for i in range(7)]
+    flat = [m for page in pages for m in page]
+    assert [(m["sent_at"], m["id"]) for m in flat] == sorted((m["sent_at"], m["id"]) for m in flat)
+
+
+async def test_since_until_window(client, engine):
+    project_id, chat_id = await bound_project(client)
+    await seed(engine, chat_id, 6)
+    [page] = await all_pages(
+        client, project_id, since="2024-06-10T06:14:20Z", until="2024-06-10T06:16:20+00:00"
+    )
+    assert [m["text"] for m in page] == ["m2", "m3"]
+    [naive] = await all_pages(client, project_id, since="2024-06-10T06:17:20")
+    assert [m["text"] for m in naive] == ["m5"]
+
+
+@pytest.mark.parametrize(
+    ("params", "status"),
+    [
+        ({"limit": 0}, 422),
+        ({"limit": 501}, 422),
+        ({"since": "yesterday"}, 422),
+        ({"cursor": "not-a-cursor"}, 400),
+        ({"cursor": "W10"}, 400),
+    ],
+)
+async def test_bad_query_is_rejected(client, params, status):
+    project_id, _ = await bound_project(client)
+    response = await client.get(f"/api/projects/{project_id}/messages", params=params)
+    assert response.status_code == status
+    assert response.json()["error"]["code"] in {"validation_error", "bad_request"}
+
+
+async def test_message_of_another_project_is_404(client, engine):
+    project_a, chat_a = await bound_project(client)
+    project_b, _ = await bound_project(client)
+    await seed(engine, chat_a, 1)
+    [[message]] = await all_pages(client, project_a)
+    own = await client.get(f"/api/projects/{project_a}/messages/{message['id']}")
+    assert own.status_code == 200 and own.json() == message
+    other = await client.get(f"/api/projects/{project_b}/messages/{message['id']}")
+    assert other.status_code == 404
+    assert other.json()["error"]["code"] == "not_found"
+    assert (await client.get(f"/api/projects/{project_b}/messages/99999999999")).status_code == 404
+    assert await all_pages(client, project_b) == [[]]
+
+
+async def test_filter_by_chat(client, engine):
+    project_id, chat_id = await bound_project(client)
+    await seed(engine, chat_id, 2)
+    [page] = await all_pages(client, project_id, chat_id=chat_id)
+    assert len(page) == 2
+    assert await all_pages(client, project_id, chat_id=chat_id + 1) == [[]]
