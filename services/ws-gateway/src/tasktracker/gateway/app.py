@@ -1,0 +1,144 @@
+"""The gateway's ASGI app: health, metrics, `/ws` and the REST proxy."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+import uvicorn
+from fastapi import FastAPI, Request, WebSocket
+from fastapi.responses import PlainTextResponse
+
+from tasktracker.contracts.ws import CloseCode
+from tasktracker.gateway import metrics
+from tasktracker.gateway.auth import AuthError, TokenVerifier, bearer_token
+from tasktracker.gateway.hub import Hub
+from tasktracker.gateway.proxy import Proxy, proxy_router
+from tasktracker.gateway.session import Session, SessionLimits
+from tasktracker.gateway.settings import GatewaySettings
+from tasktracker.servicekit.errors import install_error_handlers
+from tasktracker.servicekit.health import health_router
+from tasktracker.servicekit.natsconn import connect, nats_check
+from tasktracker.servicekit.stream import ensure_space_stream
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+    settings = settings or GatewaySettings()
+    verifier = TokenVerifier(
+        settings.jwt_algorithm, settings.verification_key(), settings.jwt_leeway_seconds
+    )
+    limits = SessionLimits(
+        send_queue_size=settings.send_queue_size,
+        max_subscriptions=settings.max_subscriptions_per_socket,
+        replay_batch_size=settings.replay_batch_size,
+        close_timeout=settings.close_timeout_seconds,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        nc = await connect(settings.nats_url, settings.service_name)
+        js = nc.jetstream()
+        await ensure_space_stream(js, settings)
+        hub = Hub(js, settings.stream_name, settings.max_concurrent_replays)
+        await hub.start()
+        client = httpx.AsyncClient(
+            timeout=httpx.Timeout(
+                settings.upstream_timeout_seconds,
+                connect=min(
+                    settings.upstream_connect_timeout_seconds, settings.upstream_timeout_seconds
+                ),
+            ),
+            limits=httpx.Limits(
+                max_connections=settings.upstream_max_connections,
+                max_keepalive_connections=settings.upstream_max_connections,
+            ),
+            follow_redirects=False,
+            trust_env=False,  # internal calls never go through an HTTP(S)_PROXY
+        )
+        app.state.nats = nc
+        app.state.hub = hub
+        app.state.proxy = Proxy(settings, verifier, client)
+        try:
+            yield
+        finally:
+            await hub.stop()
+            await client.aclose()
+            await nc.drain()
+
+    app = FastAPI(title="Task Tracker gateway", lifespan=lifespan)
+    install_error_handlers(app)
+
+    async def nats_ready() -> None:
+        await nats_check(app.state.nats)()
+
+    async def relay_ready() -> None:
+        if not app.state.hub.running:
+            raise RuntimeError("event relay is not running")
+
+    app.include_router(health_router({"nats": nats_ready, "relay": relay_ready}))
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics_page(request: Request) -> PlainTextResponse:
+        return PlainTextResponse(metrics.render(request.app.state.hub))
+
+    @app.websocket("/ws")
+    async def websocket(ws: WebSocket) -> None:
+        hub: Hub = ws.app.state.hub
+        await ws.accept()
+        try:
+            claims = verifier.verify(bearer_token(ws.headers, ws.query_params))
+        except AuthError as exc:
+            log.info("websocket refused: %s", exc)
+            hub.stats.unauthorized_closes += 1
+            await ws.close(CloseCode.UNAUTHORIZED, CloseCode.UNAUTHORIZED.reason)
+            return
+        await Session(ws, claims, hub, limits).run()
+
+    app.include_router(proxy_router())
+    return app
+
+
+def server_config(
+    settings: GatewaySettings, app: FastAPI | None = None, **overrides: object
+) -> uvicorn.Config:
+    """How the gateway is served: protocol-level pings drop dead sockets, and no per-message
+    compression, which would deflate every event once per socket instead of sending the one
+    serialised frame."""
+    options: dict[str, object] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level.lower(),
+        "ws_ping_interval": settings.ping_interval_seconds,
+        "ws_ping_timeout": settings.ping_timeout_seconds,
+        "ws_max_size": settings.max_frame_bytes,
+        "ws_per_message_deflate": False,
+        "timeout_graceful_shutdown": settings.close_timeout_seconds,
+    }
+    options.update(overrides)
+    config = uvicorn.Config(app or create_app(settings), **options)  # type: ignore[arg-type]
+    for name in ("uvicorn.error", "uvicorn.access"):  # uvicorn logs paths with their query
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactTokens) for f in logger.filters):
+            logger.addFilter(RedactTokens())
+    return config
+
+
+class RedactTokens(logging.Filter):
+    """Blanks `token=<jwt>` in log lines: browsers pass the token in the `/ws` query string."""
+
+    _pattern = re.compile(r"(token=)[^&\s\"']+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and "token=" in record.msg:
+            record.msg = self._pattern.sub(r"\1[redacted]", record.msg)
+        if record.args and isinstance(record.args, tuple):
+            record.args = tuple(
+                self._pattern.sub(r"\1[redacted]", arg) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
+        return True

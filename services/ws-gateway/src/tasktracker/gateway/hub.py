@@ -1,0 +1,293 @@
+"""The in-process fan-out: one JetStream consumer per gateway process, many sockets.
+
+Every event of `space.>` arrives once on an ordered consumer, is checked and serialised into
+an `event` frame once per client topic (`space:42:messages`, `space:42:*`), and the same
+frame string is handed to every subscription of that topic. Resuming subscriptions replay
+from a short-lived ephemeral consumer of their own (see `Hub.replay` and `session.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from tasktracker.contracts.envelope import Envelope, EnvelopeError
+from tasktracker.contracts.subjects import (
+    STREAM_SUBJECT,
+    ClientTopic,
+    SubjectError,
+    SubjectParts,
+    Topic,
+    parse_subject,
+)
+from tasktracker.contracts.ws import encode_event_frame
+
+log = logging.getLogger(__name__)
+
+Key = tuple[int, Topic | None]
+
+
+class Outlet(Protocol):
+    """What a subscription delivers into: one socket's bounded send queue."""
+
+    def offer(self, frame: str) -> None: ...
+
+    def overflow(self) -> None: ...
+
+
+class Subscription:
+    """One client topic on one socket.
+
+    It starts *buffering*: live events that arrive while its replay runs are held, then
+    `go_live(after)` releases those newer than the last replayed sequence and from then on
+    delivers directly. `last_seq` drops anything already sent, so the seam between replay and
+    live has neither a gap nor a duplicate.
+    """
+
+    __slots__ = (
+        "_buffer",
+        "_buffer_limit",
+        "frame_id",
+        "key",
+        "last_seq",
+        "name",
+        "outlet",
+        "topic",
+    )
+
+    def __init__(self, outlet: Outlet, topic: ClientTopic, frame_id: str, buffer_limit: int):
+        self.outlet = outlet
+        self.topic = topic
+        self.name = str(topic)
+        self.key: Key = (topic.project_id, topic.topic)
+        self.frame_id = frame_id
+        self.last_seq = 0
+        self._buffer: list[tuple[int, str]] | None = []
+        self._buffer_limit = buffer_limit
+
+    def deliver(self, seq: int, frame: str) -> None:
+        if self._buffer is not None:
+            if len(self._buffer) >= self._buffer_limit:
+                self.outlet.overflow()
+            else:
+                self._buffer.append((seq, frame))
+            return
+        if seq > self.last_seq:
+            self.last_seq = seq
+            self.outlet.offer(frame)
+
+    def go_live(self, after: int) -> None:
+        buffered, self._buffer = self._buffer or [], None
+        self.last_seq = max(self.last_seq, after)
+        for seq, frame in buffered:
+            self.deliver(seq, frame)
+
+
+@dataclass(frozen=True)
+class StreamBounds:
+    first_seq: int  # oldest sequence the stream still holds (last_seq + 1 when empty)
+    last_seq: int
+
+
+def is_recoverable(since: int, bounds: StreamBounds) -> bool:
+    """True if every event after `since` is still in the stream.
+
+    A `since` beyond the stream's end means the stream was recreated (its sequences restarted),
+    so the client's position means nothing here any more.
+    """
+    if since > bounds.last_seq:
+        return False
+    return since + 1 >= bounds.first_seq
+
+
+@dataclass
+class HubStats:
+    sockets: int = 0
+    events: int = 0  # events read from the stream
+    deliveries: int = 0  # event frames handed to subscriptions
+    invalid_events: int = 0
+    replayed_events: int = 0
+    slow_consumer_closes: int = 0
+    unauthorized_closes: int = 0
+
+
+class Hub:
+    def __init__(self, js: JetStreamContext, stream: str, max_replays: int = 32) -> None:
+        self.js = js
+        self.stream = stream
+        # Bounds the ephemeral consumers one process keeps open at once: after a restart,
+        # every client resumes at the same moment.
+        self._replays = asyncio.Semaphore(max_replays)
+        self.stats = HubStats()
+        self._subs: dict[Key, set[Subscription]] = {}
+        self._live = None
+        self._last_seq = 0
+
+    # -- registry -----------------------------------------------------------------------
+
+    @property
+    def subscription_count(self) -> int:
+        return sum(len(subs) for subs in self._subs.values())
+
+    def add(self, sub: Subscription) -> None:
+        self._subs.setdefault(sub.key, set()).add(sub)
+
+    def remove(self, sub: Subscription) -> None:
+        subs = self._subs.get(sub.key)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self._subs[sub.key]
+
+    # -- live ---------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._live is not None
+
+    async def start(self) -> None:
+        bounds = await self.bounds()
+        self._last_seq = bounds.last_seq
+        config = ConsumerConfig(
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=bounds.last_seq + 1
+        )
+        self._live = await self.js.subscribe(
+            STREAM_SUBJECT,
+            stream=self.stream,
+            cb=self._on_message,
+            ordered_consumer=True,
+            config=config,
+        )
+        _prime_ordered_consumer(self._live, bounds.last_seq)
+        log.info(
+            "relaying %s of stream %s from seq %d", STREAM_SUBJECT, self.stream, bounds.last_seq + 1
+        )
+
+    async def stop(self) -> None:
+        live, self._live = self._live, None
+        if live is None:
+            return
+        with contextlib.suppress(Exception):
+            name = (await live.consumer_info()).name
+            await live.unsubscribe()
+            # Else the server keeps the ephemeral consumer until its inactivity threshold.
+            await self.js.delete_consumer(self.stream, name)
+
+    async def bounds(self) -> StreamBounds:
+        state = (await self.js.stream_info(self.stream)).state
+        return StreamBounds(first_seq=max(state.first_seq, 1), last_seq=state.last_seq)
+
+    async def _on_message(self, msg: Msg) -> None:
+        seq = msg.metadata.sequence.stream
+        if seq <= self._last_seq:
+            return  # an ordered-consumer restart re-sent what was already relayed
+        self._last_seq = seq
+        self.stats.events += 1
+        try:
+            parts = parse_subject(msg.subject)
+        except SubjectError:
+            self.stats.invalid_events += 1
+            return
+        targets = [
+            (key, subs)
+            for key in ((parts.project_id, parts.topic), (parts.project_id, None))
+            if (subs := self._subs.get(key))
+        ]
+        if not targets:
+            return
+        if not self._is_valid(parts, msg.data):
+            return
+        for (project_id, topic), subs in targets:
+            frame = encode_event_frame(str(ClientTopic(project_id, topic)), seq, msg.data)
+            text = frame.decode()
+            for sub in list(subs):
+                sub.deliver(seq, text)
+            self.stats.deliveries += len(subs)
+        # Let the sockets' writers run between two events, so that a burst read from NATS in
+        # one go does not pile up in the send queues of clients that are keeping up.
+        await asyncio.sleep(0)
+
+    def _is_valid(self, parts: SubjectParts, data: bytes) -> bool:
+        """The envelope must parse and agree with its subject: the subject decides who sees
+        an event, so a producer bug must not show project 1's data to project 2."""
+        try:
+            envelope = Envelope.from_bytes(data)
+        except EnvelopeError as exc:
+            log.warning("dropping invalid envelope on %s: %s", parts, exc)
+            self.stats.invalid_events += 1
+            return False
+        if (envelope.project_id, envelope.topic, envelope.type) != (
+            parts.project_id,
+            parts.topic,
+            parts.event_type,
+        ):
+            log.warning("dropping envelope %s: it does not match subject %s", envelope.id, parts)
+            self.stats.invalid_events += 1
+            return False
+        return True
+
+    # -- replay -------------------------------------------------------------------------
+
+    async def replay(
+        self, topic: ClientTopic, since: int, until: int, batch: int
+    ) -> AsyncIterator[list[tuple[int, str]]]:
+        """Batches of `(seq, frame)` for the topic's events after `since`, in stream order,
+        up to at least `until` (or the end of the stream, whichever comes first)."""
+        config = ConsumerConfig(
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=since + 1,
+            ack_policy=AckPolicy.NONE,
+            mem_storage=True,
+            inactive_threshold=60,  # cleans up after a gateway that died mid-replay
+        )
+        topic_name = str(topic)
+        async with self._replays:
+            sub = await self.js.pull_subscribe(topic.nats_filter, stream=self.stream, config=config)
+            name = None
+            try:
+                info = await sub.consumer_info()
+                name = info.name
+                pending = info.num_pending
+                while pending:
+                    try:
+                        msgs = await sub.fetch(batch, timeout=2)
+                    except TimeoutError:
+                        return  # nothing more (messages may have aged out meanwhile)
+                    frames: list[tuple[int, str]] = []
+                    for msg in msgs:
+                        meta = msg.metadata
+                        seq = meta.sequence.stream
+                        pending = 0 if seq >= until else meta.num_pending
+                        try:
+                            parts = parse_subject(msg.subject)
+                        except SubjectError:
+                            continue
+                        if self._is_valid(parts, msg.data):
+                            frame = encode_event_frame(topic_name, seq, msg.data)
+                            frames.append((seq, frame.decode()))
+                    self.stats.replayed_events += len(frames)
+                    yield frames
+            finally:
+                with contextlib.suppress(Exception):
+                    await sub.unsubscribe()
+                if name is not None:
+                    with contextlib.suppress(Exception):
+                        await self.js.delete_consumer(self.stream, name)
+
+
+def _prime_ordered_consumer(live: object, last_seq: int) -> None:
+    """nats-py restarts an ordered consumer from its last delivered stream sequence + 1, which
+    is 0 + 1 — the whole stream — if it resets before its first message (e.g. a NATS reconnect
+    in a quiet hour). Tell it where it really starts. `_on_message` also drops anything at or
+    below the last relayed sequence, so this only saves the re-read, not correctness."""
+    jsi = getattr(getattr(live, "_sub", None), "_jsi", None)
+    if jsi is not None and getattr(jsi, "_sseq", None) == 0:
+        jsi._sseq = last_seq

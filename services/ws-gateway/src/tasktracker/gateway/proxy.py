@@ -1,0 +1,238 @@
+"""REST routing: check the caller, then stream the request to the owning service and back."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator, Iterable, Sequence
+
+import httpx
+from fastapi import APIRouter, Request
+from starlette.requests import ClientDisconnect
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from tasktracker.contracts.errors import ErrorCode
+from tasktracker.gateway.auth import AuthError, TokenVerifier, bearer_token
+from tasktracker.gateway.policy import authorize
+from tasktracker.gateway.routing import BadPath, RouteTable, is_public, split_path
+from tasktracker.gateway.settings import GatewaySettings
+from tasktracker.servicekit.errors import error_response
+
+log = logging.getLogger(__name__)
+
+METHODS = ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+# Set by the gateway, never taken from the client.
+_REQUEST_DROPPED = frozenset(
+    {
+        "host",
+        "authorization",
+        "x-request-id",
+        "x-forwarded-for",
+        "x-forwarded-host",
+        "x-forwarded-proto",
+        "forwarded",
+    }
+)
+_RESPONSE_DROPPED = frozenset({"server", "date", "x-request-id"})  # the gateway sets its own
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def _connection_listed(headers: Iterable[tuple[str, str]]) -> set[str]:
+    listed: set[str] = set()
+    for name, value in headers:
+        if name == "connection":
+            listed.update(token.strip().lower() for token in value.split(","))
+    return listed
+
+
+def upstream_request_headers(
+    headers: Sequence[tuple[str, str]],
+    *,
+    actor: str | None,
+    request_id: str,
+    client_host: str | None,
+    scheme: str,
+) -> list[tuple[str, str]]:
+    """Client headers minus hop-by-hop, credentials and every `X-Actor*`, plus the caller's
+    identity as the gateway established it. Names are lower-case."""
+    lowered = [(name.lower(), value) for name, value in headers]
+    dropped = HOP_BY_HOP | _REQUEST_DROPPED | _connection_listed(lowered)
+    kept = [
+        (name, value)
+        for name, value in lowered
+        if name not in dropped and not name.startswith("x-actor")
+    ]
+    host = next((value for name, value in lowered if name == "host"), None)
+    kept.append(("x-request-id", request_id))
+    if actor is not None:
+        kept.append(("x-actor", actor))
+    if client_host:
+        kept.append(("x-forwarded-for", client_host))
+    if host:
+        kept.append(("x-forwarded-host", host))
+    kept.append(("x-forwarded-proto", scheme))
+    return kept
+
+
+def client_response_headers(
+    headers: Sequence[tuple[str, str]], request_id: str
+) -> list[tuple[str, str]]:
+    lowered = [(name.lower(), value) for name, value in headers]
+    dropped = HOP_BY_HOP | _RESPONSE_DROPPED | _connection_listed(lowered)
+    kept = [(name, value) for name, value in lowered if name not in dropped]
+    kept.append(("x-request-id", request_id))
+    return kept
+
+
+async def _limited(stream: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
+    total = 0
+    async for chunk in stream:
+        total += len(chunk)
+        if total > limit:
+            raise BodyTooLarge
+        if chunk:
+            yield chunk
+
+
+class UpstreamResponse(Response):
+    """Streams an upstream response through unchanged and always releases its connection."""
+
+    def __init__(self, upstream: httpx.Response, headers: list[tuple[str, str]]) -> None:
+        self.upstream = upstream
+        self.status_code = upstream.status_code
+        self.background = None
+        self.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": self.status_code,
+                    "headers": self.raw_headers,
+                }
+            )
+            async for chunk in self.upstream.aiter_raw():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except OSError:
+            pass  # the client went away mid-response; nobody is left to tell
+        finally:
+            await self.upstream.aclose()
+
+
+class Proxy:
+    def __init__(
+        self, settings: GatewaySettings, verifier: TokenVerifier, client: httpx.AsyncClient
+    ) -> None:
+        self.routes = RouteTable(settings.routes)
+        self.public = tuple(split_path(prefix) for prefix in settings.public_paths)
+        self.verifier = verifier
+        self.client = client
+        self.body_limit = settings.body_limit_bytes
+
+    async def handle(self, request: Request) -> Response:
+        request_id = uuid.uuid4().hex
+        raw_path: bytes = request.scope.get("raw_path") or request.url.path.encode()
+        try:
+            path = raw_path.decode("ascii")
+            query = request.scope.get("query_string", b"").decode("ascii")
+            segments = split_path(path)
+        except (BadPath, UnicodeDecodeError):
+            return _error(400, ErrorCode.bad_request, "malformed path", request_id)
+        upstream = self.routes.resolve(segments)
+        if upstream is None:
+            return _error(404, ErrorCode.not_found, "no such endpoint", request_id)
+
+        actor = None
+        if not is_public(segments, self.public):
+            try:
+                claims = self.verifier.verify(bearer_token(request.headers))
+            except AuthError as exc:
+                response = _error(401, ErrorCode.unauthorized, str(exc), request_id)
+                response.headers["www-authenticate"] = "Bearer"
+                return response
+            refusal = authorize(request.method, segments, claims)
+            if refusal is not None:
+                return _error(refusal.status, refusal.code, refusal.message, request_id)
+            actor = claims.sub
+
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.body_limit):
+            return _error(
+                413, ErrorCode.payload_too_large, f"body over {self.body_limit} bytes", request_id
+            )
+        has_body = (declared is not None and declared != "0") or (
+            "transfer-encoding" in request.headers
+        )
+        url = httpx.URL(upstream + path + ("?" + query if query else ""))
+        outgoing = self.client.build_request(
+            request.method,
+            url,
+            headers=upstream_request_headers(
+                request.headers.items(),
+                actor=actor,
+                request_id=request_id,
+                client_host=request.client.host if request.client else None,
+                scheme=request.url.scheme,
+            ),
+            content=_limited(request.stream(), self.body_limit) if has_body else None,
+        )
+        try:
+            answer = await self.client.send(outgoing, stream=True)
+        except ClientDisconnect:
+            return Response(status_code=499)  # the client left while sending its body
+        except BodyTooLarge:
+            return _error(
+                413, ErrorCode.payload_too_large, f"body over {self.body_limit} bytes", request_id
+            )
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            log.warning("upstream %s unavailable: %r", upstream, exc)
+            return _error(503, ErrorCode.unavailable, "upstream service unavailable", request_id)
+        except httpx.TimeoutException as exc:
+            log.warning("upstream %s timed out: %r", upstream, exc)
+            return _error(504, ErrorCode.upstream_timeout, "upstream service timed out", request_id)
+        except httpx.TransportError as exc:
+            log.warning("upstream %s failed: %r", upstream, exc)
+            return _error(502, ErrorCode.unavailable, "upstream service failed", request_id)
+        return UpstreamResponse(
+            answer, client_response_headers(answer.headers.multi_items(), request_id)
+        )
+
+
+def _error(status: int, code: ErrorCode, message: str, request_id: str) -> Response:
+    response = error_response(status, code, message)
+    response.headers["x-request-id"] = request_id
+    return response
+
+
+def proxy_router() -> APIRouter:
+    router = APIRouter()
+
+    async def forward(request: Request) -> Response:
+        proxy: Proxy = request.app.state.proxy
+        return await proxy.handle(request)
+
+    for prefix in ("/api", "/webhook"):
+        router.add_api_route(
+            prefix + "/{path:path}", forward, methods=METHODS, include_in_schema=False
+        )
+    router.add_api_route("/api", forward, methods=METHODS, include_in_schema=False)
+    return router

@@ -1,0 +1,251 @@
+"""One WebSocket connection: its subscriptions, its bounded send queue and its writer.
+
+Everything a socket is sent goes through one queue drained by one writer task, so frames keep
+their order. Live events are *offered*: if the queue is full the socket is too slow and is
+closed with 4429 instead of slowing anyone else. Replays *wait* for room (they read from
+JetStream at the socket's own pace) and leave half the queue to live events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from tasktracker.contracts.auth import Claims
+from tasktracker.contracts.subjects import SubjectError, parse_client_topic
+from tasktracker.contracts.ws import (
+    CloseCode,
+    ErrorFrame,
+    FrameError,
+    PingFrame,
+    PongFrame,
+    SubscribedFrame,
+    SubscribeFrame,
+    UnsubscribedFrame,
+    UnsubscribeFrame,
+    parse_client_frame,
+)
+from tasktracker.gateway.hub import Hub, Subscription, is_recoverable
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SessionLimits:
+    send_queue_size: int = 1000
+    max_subscriptions: int = 100
+    replay_batch_size: int = 256
+    close_timeout: float = 5.0
+
+
+class Session:
+    def __init__(self, ws: WebSocket, claims: Claims, hub: Hub, limits: SessionLimits) -> None:
+        self._ws = ws
+        self._claims = claims
+        self._hub = hub
+        self._limits = limits
+        self._queue: deque[str] = deque()
+        self._wake = asyncio.Event()
+        self._room = asyncio.Event()
+        self._room.set()
+        self._replay_high_water = max(1, limits.send_queue_size // 2)
+        self._closing: asyncio.Future[CloseCode] = asyncio.get_running_loop().create_future()
+        self._subs: dict[str, Subscription] = {}
+        self._starting: dict[str, asyncio.Task[None]] = {}
+
+    # -- Outlet: called by the hub for every live event ---------------------------------
+
+    def offer(self, frame: str) -> None:
+        if self._closing.done():
+            return
+        if len(self._queue) >= self._limits.send_queue_size:
+            self.overflow()
+            return
+        self._queue.append(frame)
+        self._wake.set()
+
+    def overflow(self) -> None:
+        if not self._closing.done():
+            self._hub.stats.slow_consumer_closes += 1
+            self.close(CloseCode.SLOW_CONSUMER)
+
+    def close(self, code: CloseCode) -> None:
+        if not self._closing.done():
+            self._closing.set_result(code)
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        self._hub.stats.sockets += 1
+        loop = asyncio.get_running_loop()
+        expiry = loop.call_later(max(0.0, self._claims.exp - time.time()), self._expire)
+        reader = asyncio.create_task(self._read(), name="ws-read")
+        writer = asyncio.create_task(self._write(), name="ws-write")
+        try:
+            await asyncio.wait({reader, writer, self._closing}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            expiry.cancel()
+            starting = list(self._starting.values())
+            for name in list(self._subs):
+                self._drop(name)
+            for task in (reader, writer):
+                task.cancel()
+            await asyncio.gather(reader, writer, *starting, return_exceptions=True)
+            self._hub.stats.sockets -= 1
+        code = self._close_code(reader, writer)
+        if code is not None:
+            with contextlib.suppress(Exception):
+                # Bounded: a client that stopped reading may never take the close frame.
+                await asyncio.wait_for(
+                    self._ws.close(code, code.reason), self._limits.close_timeout
+                )
+
+    def _close_code(
+        self, reader: asyncio.Task[None], writer: asyncio.Task[None]
+    ) -> CloseCode | None:
+        if self._closing.done():
+            return self._closing.result()
+        for task in (reader, writer):
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                error = task.exception()
+                if isinstance(error, WebSocketDisconnect | OSError | RuntimeError):  # client gone
+                    return None
+                log.error("websocket session failed", exc_info=error)
+                return CloseCode.INTERNAL_ERROR
+        return None  # the client disconnected
+
+    def _expire(self) -> None:
+        self._hub.stats.unauthorized_closes += 1
+        self.close(CloseCode.UNAUTHORIZED)
+
+    async def _write(self) -> None:
+        queue = self._queue
+        while True:
+            if not queue:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            frame = queue.popleft()
+            if len(queue) < self._replay_high_water:
+                self._room.set()
+            await self._ws.send_text(frame)
+
+    async def _read(self) -> None:
+        while True:
+            message = await self._ws.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text")
+            if text is None:  # binary frames are not part of the protocol
+                self.close(CloseCode.BAD_PROTOCOL)
+                return
+            self._handle(text)
+
+    # -- client frames --------------------------------------------------------------------
+
+    def _send(self, frame: BaseModel) -> None:
+        self.offer(frame.model_dump_json())
+
+    def _handle(self, text: str) -> None:
+        try:
+            frame = parse_client_frame(text)
+        except FrameError as exc:
+            self._send(ErrorFrame(id=exc.frame_id, code=400, message=str(exc)))
+            return
+        if isinstance(frame, PingFrame):
+            self._send(PongFrame(id=frame.id))
+        elif isinstance(frame, SubscribeFrame):
+            self._subscribe(frame)
+        elif isinstance(frame, UnsubscribeFrame):
+            self._unsubscribe(frame)
+
+    def _subscribe(self, frame: SubscribeFrame) -> None:
+        try:
+            topic = parse_client_topic(frame.topic)
+        except SubjectError as exc:
+            self._send(ErrorFrame(id=frame.id, code=400, message=str(exc)))
+            return
+        if self._claims.role_in(topic.project_id) is None:
+            self._send(ErrorFrame(id=frame.id, code=403, message=f"not allowed to see {topic}"))
+            return
+        name = str(topic)
+        if name in self._subs:
+            self._send(ErrorFrame(id=frame.id, code=409, message=f"already subscribed to {name}"))
+            return
+        if len(self._subs) >= self._limits.max_subscriptions:
+            message = f"at most {self._limits.max_subscriptions} subscriptions per connection"
+            self._send(ErrorFrame(id=frame.id, code=400, message=message))
+            return
+        sub = Subscription(self, topic, frame.id, buffer_limit=self._limits.send_queue_size)
+        self._subs[name] = sub
+        self._hub.add(sub)  # buffering from here on, so nothing falls between replay and live
+        self._starting[name] = asyncio.create_task(self._start(sub, frame.since))
+
+    async def _start(self, sub: Subscription, since: int | None) -> None:
+        try:
+            try:
+                bounds = await self._hub.bounds()
+            except Exception as exc:
+                log.warning("cannot read stream bounds: %r", exc)
+                self._drop(sub.name)
+                message = "event stream unavailable, subscribe again"
+                self._send(ErrorFrame(id=sub.frame_id, code=503, message=message))
+                return
+            recovered = since is not None and is_recoverable(since, bounds)
+            self._send(
+                SubscribedFrame(
+                    id=sub.frame_id, topic=sub.name, recovered=recovered, position=bounds.last_seq
+                )
+            )
+            after = bounds.last_seq
+            if recovered and since is not None and since < bounds.last_seq:
+                after = since
+                batches = self._hub.replay(
+                    sub.topic, since, bounds.last_seq, self._limits.replay_batch_size
+                )
+                async with contextlib.aclosing(batches):
+                    async for batch in batches:
+                        for seq, frame in batch:
+                            await self._wait_for_room()
+                            self.offer(frame)
+                            after = seq
+            sub.go_live(after)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # `subscribed` is out already: end the connection so the client resumes with
+            # `since` rather than silently missing events.
+            log.exception("replay of %s failed", sub.name)
+            self.close(CloseCode.INTERNAL_ERROR)
+        finally:
+            if self._starting.get(sub.name) is asyncio.current_task():
+                del self._starting[sub.name]
+
+    async def _wait_for_room(self) -> None:
+        while len(self._queue) >= self._replay_high_water and not self._closing.done():
+            self._room.clear()
+            await self._room.wait()
+
+    def _unsubscribe(self, frame: UnsubscribeFrame) -> None:
+        try:
+            topic = parse_client_topic(frame.topic)
+        except SubjectError as exc:
+            self._send(ErrorFrame(id=frame.id, code=400, message=str(exc)))
+            return
+        self._drop(str(topic))
+        self._send(UnsubscribedFrame(id=frame.id, topic=str(topic)))
+
+    def _drop(self, name: str) -> None:
+        sub = self._subs.pop(name, None)
+        if sub is not None:
+            self._hub.remove(sub)
+        task = self._starting.pop(name, None)
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()

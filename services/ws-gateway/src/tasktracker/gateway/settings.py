@@ -1,0 +1,92 @@
+"""Settings of the gateway, read from `TT_GATEWAY_*` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from tasktracker.servicekit.settings import NatsSettings
+
+INGESTION = "http://127.0.0.1:8001"
+KNOWLEDGE = "http://127.0.0.1:8002"
+ANALYSIS = "http://127.0.0.1:8003"
+REVIEW = "http://127.0.0.1:8004"
+
+# Path prefix → upstream base URL; the longest matching prefix wins, `{project_id}` matches one
+# path segment. Paths not listed here are answered 404 by the gateway itself.
+DEFAULT_ROUTES: dict[str, str] = {
+    "/api/projects": INGESTION,  # list/create, /{pid} GET/PATCH, /{pid}/sources, /{pid}/messages
+    "/api/ingestion": INGESTION,
+    "/webhook/telegram": INGESTION,
+    "/api/projects/{project_id}/knowledge": KNOWLEDGE,
+    "/api/projects/{project_id}/extractions": KNOWLEDGE,
+    "/api/projects/{project_id}/runs": ANALYSIS,
+    "/api/projects/{project_id}/proposals": REVIEW,
+    "/api/projects/{project_id}/tasks": REVIEW,
+}
+
+HMAC_MIN_KEY_BYTES = 32  # RFC 7518 §3.2: an HS256 key at least as long as the hash output
+
+
+class GatewaySettings(NatsSettings):
+    model_config = SettingsConfigDict(env_prefix="TT_GATEWAY_", extra="ignore")
+
+    service_name: str = "gateway"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    log_level: str = "INFO"
+
+    # Bearer JWT. HS256 verifies with `jwt_secret`; RS256 with a PEM public key, given inline
+    # or as a file. `jwt_private_key_file` is only read by the `token` command (RS256).
+    jwt_algorithm: Literal["HS256", "RS256"] = "HS256"
+    jwt_secret: SecretStr | None = None
+    jwt_public_key: str | None = None
+    jwt_public_key_file: Path | None = None
+    jwt_private_key_file: Path | None = None
+    jwt_leeway_seconds: float = Field(default=0, ge=0)
+
+    # REST routing.
+    routes: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_ROUTES))
+    public_paths: list[str] = Field(default_factory=lambda: ["/webhook/telegram"])
+    body_limit_bytes: int = Field(default=10 * 1024 * 1024, ge=0)
+    upstream_timeout_seconds: float = Field(default=30, gt=0)
+    upstream_connect_timeout_seconds: float = Field(default=5, gt=0)
+    upstream_max_connections: int = Field(default=200, ge=1)
+
+    # WebSocket.
+    send_queue_size: int = Field(default=1000, ge=2)
+    ping_interval_seconds: float = Field(default=20, gt=0)
+    ping_timeout_seconds: float = Field(default=20, gt=0)
+    close_timeout_seconds: float = Field(default=5, gt=0)
+    max_frame_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_subscriptions_per_socket: int = Field(default=100, ge=1)
+    replay_batch_size: int = Field(default=256, ge=1)
+    max_concurrent_replays: int = Field(default=32, ge=1)
+
+    # Keys are checked when used, not when settings are read, so that `watch --token` works
+    # on a machine without them. `create_app` asks for the key first thing: a gateway
+    # without one does not start.
+    def verification_key(self) -> str | bytes:
+        if self.jwt_algorithm == "HS256":
+            secret = self.jwt_secret.get_secret_value() if self.jwt_secret else ""
+            if len(secret.encode()) < HMAC_MIN_KEY_BYTES:
+                raise ValueError(
+                    f"TT_GATEWAY_JWT_SECRET must be set to at least {HMAC_MIN_KEY_BYTES} bytes "
+                    "for HS256"
+                )
+            return secret
+        if self.jwt_public_key:
+            return self.jwt_public_key
+        if self.jwt_public_key_file is not None:
+            return self.jwt_public_key_file.read_bytes()
+        raise ValueError("RS256 needs TT_GATEWAY_JWT_PUBLIC_KEY or TT_GATEWAY_JWT_PUBLIC_KEY_FILE")
+
+    def signing_key(self) -> str | bytes:
+        if self.jwt_algorithm == "HS256":
+            return self.verification_key()
+        if self.jwt_private_key_file is None:
+            raise ValueError("RS256 tokens need TT_GATEWAY_JWT_PRIVATE_KEY_FILE (or --private-key)")
+        return self.jwt_private_key_file.read_bytes()

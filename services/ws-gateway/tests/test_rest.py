@@ -1,0 +1,272 @@
+"""REST routing through the gateway under uvicorn, to a real upstream under uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+
+import httpx
+import pytest
+import uvicorn
+
+from .helpers import (
+    SECRET,
+    free_port,
+    gateway_settings,
+    running_gateway,
+    serve,
+    token,
+)
+from .upstream import upstream_app
+
+
+@pytest.fixture(scope="module")
+async def upstream():
+    port = free_port()
+    config = uvicorn.Config(upstream_app(), host="127.0.0.1", port=port, log_level="warning")
+    async with serve(config):
+        yield f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="module")
+async def gw(nats_url, js, upstream):
+    settings = gateway_settings(
+        nats_url, upstream, body_limit_bytes=1_000_000, upstream_timeout_seconds=1
+    )
+    async with (
+        running_gateway(settings) as served,
+        httpx.AsyncClient(base_url=served.http, timeout=10) as client,
+    ):
+        yield client
+
+
+def auth(tok: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {tok}"}
+
+
+def upstream_headers(body: dict) -> dict[str, list[str]]:
+    seen: dict[str, list[str]] = {}
+    for name, value in body["headers"]:
+        seen.setdefault(name, []).append(value)
+    return seen
+
+
+async def test_isolation_other_project_is_not_found(gw, project_ids):
+    mine, other = next(project_ids), next(project_ids)
+    tok = token({mine: "admin"})
+    for method, path in [
+        ("GET", f"/api/projects/{other}"),
+        ("GET", f"/api/projects/{other}/runs"),
+        ("POST", f"/api/projects/{other}/runs"),
+        ("PATCH", f"/api/projects/{other}"),
+        ("GET", f"/api/projects/{other}/proposals/123"),
+    ]:
+        response = await gw.request(method, path, headers=auth(tok))
+        assert response.status_code == 404, (method, path)
+        assert response.json() == {
+            "error": {"code": "not_found", "message": "project not found", "details": None}
+        }
+    assert (await gw.get(f"/api/projects/{mine}/runs", headers=auth(tok))).status_code == 200
+
+
+async def test_forged_actor_headers_never_reach_the_upstream(gw, project_ids):
+    pid = next(project_ids)
+    response = await gw.post(
+        f"/api/projects/{pid}/runs?x=1&y=2",
+        headers={
+            **auth(token({pid: "pm"}, sub="alice")),
+            "X-Actor": "mallory",
+            "x-actor-id": "0",
+            "X-Actor-Roles": "admin",
+            "X-Request-Id": "forged",
+        },
+        json={"window": "today"},
+    )
+    assert response.status_code == 201
+    body = response.json()
+    seen = upstream_headers(body)
+    assert seen["x-actor"] == ["alice"]
+    assert not [name for name in seen if name.startswith("x-actor") and name != "x-actor"]
+    assert seen["x-request-id"] != ["forged"]
+    assert seen["x-request-id"] == [response.headers["x-request-id"]]
+    assert "authorization" not in seen
+    assert body["path"] == f"/api/projects/{pid}/runs"
+    assert body["query"] == "x=1&y=2"
+    assert response.headers["x-upstream"] == "echo"
+    assert response.headers.get_list("set-cookie") == ["a=1"]
+
+
+ROLE_MATRIX = [
+    ("viewer", "GET", "", 200),
+    ("viewer", "GET", "/runs", 200),
+    ("viewer", "GET", "/messages", 200),
+    ("viewer", "POST", "/runs", 403),
+    ("viewer", "POST", "/proposals/1/approve", 403),
+    ("viewer", "PATCH", "", 403),
+    ("pm", "POST", "/runs", 201),
+    ("pm", "POST", "/runs/1/start", 201),
+    ("pm", "POST", "/proposals/1/approve", 201),
+    ("pm", "POST", "/extractions", 201),
+    ("pm", "POST", "/knowledge/proposals/1/approve", 201),
+    ("pm", "POST", "/sources", 403),
+    ("pm", "PATCH", "", 403),
+    ("admin", "POST", "/sources", 201),
+    ("admin", "PATCH", "", 200),
+    ("admin", "POST", "/runs", 201),
+]
+
+
+@pytest.mark.parametrize(("role", "method", "rest", "status"), ROLE_MATRIX)
+async def test_role_matrix(gw, project_ids, role, method, rest, status):
+    pid = next(project_ids)
+    response = await gw.request(
+        method, f"/api/projects/{pid}{rest}", headers=auth(token({pid: role})), json={}
+    )
+    assert response.status_code == status
+    if status == 403:
+        assert response.json()["error"]["code"] == "forbidden"
+    else:
+        assert response.json()["method"] == method
+
+
+async def test_project_list_and_create_need_global_admin(gw, project_ids):
+    pid = next(project_ids)
+    for method in ("GET", "POST"):
+        refused = await gw.request(method, "/api/projects", headers=auth(token({pid: "admin"})))
+        assert refused.status_code == 403
+        allowed = await gw.request(method, "/api/projects", headers=auth(token(admin=True)))
+        assert allowed.status_code in (200, 201)
+    parked = await gw.get("/api/ingestion/parked", headers=auth(token({pid: "admin"})))
+    assert parked.status_code == 403
+    assert (await gw.get("/api/ingestion/parked", headers=auth(token(admin=True)))).is_success
+
+
+async def test_missing_expired_and_malformed_tokens(gw, project_ids):
+    pid = next(project_ids)
+    path = f"/api/projects/{pid}/runs"
+    expired = token({pid: "admin"}, ttl=1)
+    await asyncio.sleep(1.1)
+    for headers in (
+        {},
+        auth("garbage"),
+        auth(expired),
+        {"Authorization": "Basic YWxpY2U6cHc="},
+        auth(token({pid: "admin"}, key="another-secret-of-32-bytes-or-more-xx")),
+    ):
+        response = await gw.get(path, headers=headers)
+        assert response.status_code == 401, headers
+        assert response.json()["error"]["code"] == "unauthorized"
+        assert response.headers["www-authenticate"] == "Bearer"
+    # A token in the query string is for WebSockets only.
+    query = await gw.get(path, params={"token": token({pid: "admin"})})
+    assert query.status_code == 401
+
+
+async def test_webhook_passes_without_a_token(gw):
+    response = await gw.post(
+        "/webhook/telegram",
+        headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret", "X-Actor": "mallory"},
+        json={"update_id": 1},
+    )
+    assert response.status_code == 201
+    seen = upstream_headers(response.json())
+    assert seen["x-telegram-bot-api-secret-token"] == ["s3cret"]
+    assert "x-actor" not in seen
+
+
+async def test_unknown_and_ambiguous_paths(gw, project_ids):
+    pid = next(project_ids)
+    tok = auth(token({pid: "admin"}, admin=False))
+    assert (await gw.get("/api/nothing-here", headers=tok)).status_code == 404
+    assert (await gw.get("/elsewhere", headers=tok)).status_code == 404
+    other = next(project_ids)
+    base = str(gw.base_url).rstrip("/")
+    for path in (f"/api/projects/{pid}/..%2F{other}/runs", f"/api/projects/{pid}/../{other}"):
+        # Sent over a raw socket: an HTTP client would normalise the dot segments itself.
+        status, body = await raw_get(base, path, tok)
+        assert status == 400, path
+        assert b'"bad_request"' in body
+
+
+async def raw_get(base: str, path: str, headers: dict[str, str]) -> tuple[int, bytes]:
+    host, port = base.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    lines = [f"GET {path} HTTP/1.1", f"Host: {host}", "Connection: close"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    status_line, _, rest = answer.partition(b"\r\n")
+    return int(status_line.split()[1]), rest
+
+
+async def test_streamed_bodies_and_limit(gw, project_ids):
+    pid = next(project_ids)
+    tok = auth(token({pid: "admin"}))
+    body = bytes(range(256)) * 3000  # 768 000 bytes, under the 1 MB limit
+
+    async def chunks(data: bytes, size: int = 50_000):
+        for start in range(0, len(data), size):
+            yield data[start : start + size]
+
+    for content in (body, chunks(body)):  # with Content-Length, and chunked
+        response = await gw.post(f"/api/projects/{pid}/sources", headers=tok, content=content)
+        assert response.status_code == 201
+        assert response.json()["body_size"] == len(body)
+        assert response.json()["body_sha256"] == hashlib.sha256(body).hexdigest()
+
+    too_big = body * 2
+    declared = await gw.post(f"/api/projects/{pid}/sources", headers=tok, content=too_big)
+    assert declared.status_code == 413
+    assert declared.json()["error"]["code"] == "payload_too_large"
+    streamed = await gw.post(f"/api/projects/{pid}/sources", headers=tok, content=chunks(too_big))
+    assert streamed.status_code == 413
+
+    size = 5_000_000  # the response streams through, whatever its size
+    async with gw.stream(
+        "GET", f"/api/projects/{pid}/messages/export", params={"size": size}, headers=tok
+    ) as response:
+        assert response.status_code == 200
+        received = 0
+        async for chunk in response.aiter_bytes():
+            received += len(chunk)
+    assert received == size
+
+
+async def test_upstream_timeout_is_504(gw, project_ids):
+    pid = next(project_ids)
+    response = await gw.get(f"/api/projects/{pid}/runs/slow", headers=auth(token({pid: "pm"})))
+    assert response.status_code == 504
+    assert response.json()["error"]["code"] == "upstream_timeout"
+
+
+async def test_upstream_down_is_503(nats_url, js, project_ids):
+    pid = next(project_ids)
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    async with (
+        running_gateway(gateway_settings(nats_url, nowhere)) as served,
+        httpx.AsyncClient(base_url=served.http) as client,
+    ):
+        response = await client.get(
+            f"/api/projects/{pid}/runs", headers=auth(token({pid: "viewer"}))
+        )
+    assert response.status_code == 503
+    assert response.json()["error"] == {
+        "code": "unavailable",
+        "message": "upstream service unavailable",
+        "details": None,
+    }
+    assert response.headers["x-request-id"]
+
+
+async def test_health_endpoints(gw):
+    assert (await gw.get("/healthz")).json() == {"status": "ok"}
+    ready = await gw.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"nats": "ok", "relay": "ok"}
+    assert "tt_gateway_sockets" in (await gw.get("/metrics")).text
+
+
+def test_secret_is_not_the_default():
+    assert len(SECRET) >= 32

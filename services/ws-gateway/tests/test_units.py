@@ -1,0 +1,152 @@
+"""Pure pieces: the replay/live seam of a subscription, recovery, header rules, summaries."""
+
+import logging
+
+from tasktracker.contracts.subjects import ClientTopic
+from tasktracker.contracts.ws import EventFrame
+from tasktracker.gateway.app import RedactTokens
+from tasktracker.gateway.hub import StreamBounds, Subscription, is_recoverable
+from tasktracker.gateway.metrics import parse
+from tasktracker.gateway.proxy import client_response_headers, upstream_request_headers
+from tasktracker.gateway.watch import event_line, summarize
+
+
+class Outlet:
+    def __init__(self) -> None:
+        self.frames: list[str] = []
+        self.overflowed = False
+
+    def offer(self, frame: str) -> None:
+        self.frames.append(frame)
+
+    def overflow(self) -> None:
+        self.overflowed = True
+
+
+def test_subscription_buffers_until_live_and_drops_what_replay_sent():
+    outlet = Outlet()
+    sub = Subscription(outlet, ClientTopic(1, None), "s", buffer_limit=10)
+    for seq in (4, 5, 6):  # live events that arrive while the replay (up to 5) runs
+        sub.deliver(seq, f"e{seq}")
+    assert outlet.frames == []
+    outlet.frames += ["e3", "e4", "e5"]  # what the replay sent
+    sub.go_live(after=5)
+    assert outlet.frames == ["e3", "e4", "e5", "e6"]
+    sub.deliver(6, "e6")  # a repeat is dropped
+    sub.deliver(7, "e7")
+    assert outlet.frames[-2:] == ["e6", "e7"]
+
+
+def test_subscription_buffer_overflow_is_a_slow_consumer():
+    outlet = Outlet()
+    sub = Subscription(outlet, ClientTopic(1, None), "s", buffer_limit=2)
+    for seq in (1, 2, 3):
+        sub.deliver(seq, "x")
+    assert outlet.overflowed
+
+
+def test_is_recoverable():
+    assert is_recoverable(0, StreamBounds(first_seq=1, last_seq=0))  # empty stream
+    assert is_recoverable(0, StreamBounds(first_seq=1, last_seq=10))
+    assert is_recoverable(4, StreamBounds(first_seq=5, last_seq=10))  # 5.. all kept
+    assert is_recoverable(10, StreamBounds(first_seq=5, last_seq=10))
+    assert is_recoverable(10, StreamBounds(first_seq=11, last_seq=10))  # purged, none missed
+    assert not is_recoverable(3, StreamBounds(first_seq=5, last_seq=10))  # 4 is gone
+    assert not is_recoverable(11, StreamBounds(first_seq=1, last_seq=10))  # stream recreated
+
+
+def test_upstream_request_headers():
+    headers = upstream_request_headers(
+        [
+            ("Host", "gw.example"),
+            ("Authorization", "Bearer t"),
+            ("X-Actor", "mallory"),
+            ("x-actor-roles", "admin"),
+            ("X-ACTOR-ID", "1"),
+            ("X-Request-Id", "mine"),
+            ("Connection", "keep-alive, X-Custom"),
+            ("X-Custom", "hop"),
+            ("Keep-Alive", "5"),
+            ("Content-Type", "application/json"),
+            ("X-Telegram-Bot-Api-Secret-Token", "s"),
+        ],
+        actor="alice",
+        request_id="rid",
+        client_host="10.0.0.1",
+        scheme="https",
+    )
+    assert headers == [
+        ("content-type", "application/json"),
+        ("x-telegram-bot-api-secret-token", "s"),
+        ("x-request-id", "rid"),
+        ("x-actor", "alice"),
+        ("x-forwarded-for", "10.0.0.1"),
+        ("x-forwarded-host", "gw.example"),
+        ("x-forwarded-proto", "https"),
+    ]
+
+
+def test_upstream_request_headers_without_actor():
+    headers = dict(
+        upstream_request_headers(
+            [("X-Actor", "mallory")], actor=None, request_id="r", client_host=None, scheme="http"
+        )
+    )
+    assert "x-actor" not in headers
+
+
+def test_client_response_headers():
+    headers = client_response_headers(
+        [
+            ("Content-Type", "application/json"),
+            ("Transfer-Encoding", "chunked"),
+            ("Server", "uvicorn"),
+            ("Set-Cookie", "a=1"),
+            ("Set-Cookie", "b=2"),
+        ],
+        "rid",
+    )
+    assert headers == [
+        ("content-type", "application/json"),
+        ("set-cookie", "a=1"),
+        ("set-cookie", "b=2"),
+        ("x-request-id", "rid"),
+    ]
+
+
+def test_summaries():
+    message = {
+        "type": "message.updated",
+        "topic": "messages",
+        "project_id": 1,
+        "data": {"message": {"author": {"display_name": "Alice"}, "text": "ship it\nfriday"}},
+    }
+    assert summarize(message) == "Alice: ship it friday"
+    run = {"data": {"run_id": "r1", "status": "running", "other": [1, 2]}}
+    assert summarize(run) == "status=running run_id=r1"
+    assert summarize({"data": {"chat_id": 5, "released_parked": 0}}) == (
+        "chat_id=5 released_parked=0"
+    )
+    assert summarize({"data": {"x": "y" * 500}}, limit=20).endswith("…")
+    line = event_line(EventFrame(topic="space:1:messages", seq=42, event=message))
+    assert line.split() == ["42", "1:messages", "message.updated", "Alice:", "ship", "it", "friday"]
+
+
+def test_metrics_parse():
+    assert parse("# HELP a x\n# TYPE a gauge\na 3\nb_total 4\n") == {"a": 3.0, "b_total": 4.0}
+
+
+def test_tokens_in_query_strings_are_not_logged():
+    record = logging.LogRecord(
+        "uvicorn.error",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "WebSocket %s" [accepted]',
+        ("127.0.0.1:5000", "/ws?token=eyJhbGciOi.abc.def&x=1"),
+        None,
+    )
+    assert RedactTokens().filter(record)
+    assert record.getMessage() == (
+        '127.0.0.1:5000 - "WebSocket /ws?token=[redacted]&x=1" [accepted]'
+    )
