@@ -13,7 +13,9 @@ env: .venv/.synced
 .venv/.synced: pyproject.toml uv.lock libs/*/pyproject.toml services/*/pyproject.toml
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
 		|| python3 -m pip install --quiet uv
-	$(UV) sync --frozen
+	# compiled once here: the environment may forbid writing .pyc at import, and importing
+	# aiogram from source costs every service process seconds at start
+	$(UV) sync --frozen --compile-bytecode
 	@touch $@
 
 run: env

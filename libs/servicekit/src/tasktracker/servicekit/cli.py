@@ -9,7 +9,6 @@ from pathlib import Path
 
 import uvicorn
 
-from tasktracker.servicekit.migrations import upgrade
 from tasktracker.servicekit.settings import ServiceSettings
 
 
@@ -53,6 +52,8 @@ def service_cli(
             log_level=settings.log_level.lower(),
         )
     elif args.command == "migrate":
+        from tasktracker.servicekit.migrations import upgrade  # alembic only when migrating
+
         upgrade(settings.database_url, migrations)
     elif args.command == "worker":
         from taskiq.cli.worker.args import WorkerArgs

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable
 
 from faststream.nats import NatsBroker
 from nats.aio.client import Client
@@ -65,16 +66,17 @@ class ServiceRuntime:
             await self.event_broker.start()
 
     async def stop(self) -> None:
+        """Stop everything, each part even when another fails (e.g. NATS is down)."""
         self._stop.set()
         if self.event_broker is not None:
-            await self.event_broker.stop()
+            await _quietly(self.event_broker.stop(), "event broker")
         if self.job_broker is not None and not self.job_broker.is_worker_process:
-            await self.job_broker.shutdown()
+            await _quietly(self.job_broker.shutdown(), "job broker")
         if self._relay_task is not None:
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(self._relay_task, 5)
         if self.nats is not None:
-            await self.nats.drain()
+            await _quietly(self.nats.drain(), "NATS connection")
         await self.engine.dispose()
 
     def readiness_checks(self) -> dict[str, ReadinessCheck]:
@@ -82,3 +84,10 @@ class ServiceRuntime:
         if self.nats is not None:
             checks["nats"] = nats_check(self.nats)
         return checks
+
+
+async def _quietly(closing: Awaitable[object], what: str) -> None:
+    try:
+        await asyncio.wait_for(closing, 10)
+    except Exception as exc:
+        log.warning("could not stop the %s cleanly: %r", what, exc)
