@@ -96,10 +96,9 @@ Task Tracker is running.
   watch events live:     uv run tasktracker-gateway watch --project {project_id} --token $TT_TOKEN
   list demo messages:
     curl -H "Authorization: Bearer $TT_TOKEN" {gateway}/api/projects/{project_id}/messages
-  post a Telegram update:
-    curl -H 'X-Telegram-Bot-Api-Secret-Token: {stack.webhook_secret}' \\
-         -H 'Content-Type: application/json' -d @services/ingestion/tests/samples/text.json \\
-         {gateway}/webhook/telegram
+  write in the demo chat (a new Telegram update through the webhook):
+    uv run tasktracker-dev say --as boris "I'll fix the webhook timeout by Thursday"
+  the webhook secret (setWebhook's secret_token): {stack.webhook_secret}
 
 Ctrl-C stops everything.
 """,
