@@ -20,6 +20,8 @@ from tasktracker.contracts.events import (
     MessageRecord,
     MessageUpdated,
     ProgressUpdated,
+    ProjectConfigured,
+    ProjectSettings,
     ProposalApproved,
     ProposalMerged,
     ProposalRejected,
@@ -87,6 +89,12 @@ SAMPLES: dict[type[EventPayload], Callable[[], EventPayload]] = {
         )
     ),
     ChatBound: lambda: ChatBound(chat_id=-100123, released_parked=4),
+    ProjectConfigured: lambda: ProjectConfigured(
+        name="Checkout",
+        settings=ProjectSettings(
+            batch_gap_minutes=10, batch_max_messages=50, analysis_concurrency=1
+        ),
+    ),
     ExtractionStarted: lambda: ExtractionStarted(
         extraction_id=EXTRACTION_ID, window_start=START, window_end=END, message_count=30
     ),
@@ -191,7 +199,7 @@ def test_registry_covers_the_designed_event_types() -> None:
     for topic, event_type in EVENT_MODELS:
         types_by_topic.setdefault(topic, set()).add(event_type)
     assert types_by_topic == {
-        Topic.messages: {"message.updated", "ingestion.chat_bound"},
+        Topic.messages: {"message.updated", "ingestion.chat_bound", "ingestion.project_configured"},
         Topic.knowledge_extraction: {
             "extraction_started",
             "proposals_created",

@@ -48,6 +48,38 @@ async def test_invalid_project_is_422(client, body):
     assert len((await client.get("/api/projects")).json()) == before
 
 
+async def test_create_and_patch_announce_the_whole_project(client, engine, js):
+    project_id = await create_project(client, name="Checkout")
+    await client.patch(f"/api/projects/{project_id}", json={"settings": {"batch_gap_minutes": 5}})
+    await client.patch(f"/api/projects/{project_id}", json={})  # no change: no event
+    events = await settled_events(
+        js, engine, project_id, at_least=2, event_type="ingestion.project_configured"
+    )
+    assert [e.data for e in events] == [
+        {
+            "name": "Checkout",
+            "settings": {
+                "batch_gap_minutes": gap,
+                "batch_max_messages": 50,
+                "analysis_concurrency": 1,
+            },
+        }
+        for gap in (10, 5)
+    ]
+
+
+async def test_invalid_patch_announces_nothing(client, engine, js):
+    project_id = await create_project(client)
+    response = await client.patch(
+        f"/api/projects/{project_id}", json={"settings": {"batch_max_messages": 0}}
+    )
+    assert response.status_code == 422
+    [created] = await settled_events(
+        js, engine, project_id, event_type="ingestion.project_configured"
+    )
+    assert created.data["settings"]["batch_max_messages"] == 50
+
+
 async def test_patch_settings_within_ranges(client):
     project_id = await create_project(client)
     response = await client.patch(

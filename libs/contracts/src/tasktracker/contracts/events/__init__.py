@@ -26,6 +26,8 @@ from tasktracker.contracts.events.messages import (
     MessageAuthor,
     MessageRecord,
     MessageUpdated,
+    ProjectConfigured,
+    ProjectSettings,
 )
 from tasktracker.contracts.events.proposals import (
     ProposalApproved,
@@ -60,6 +62,8 @@ __all__ = [
     "MessageRecord",
     "MessageUpdated",
     "ProgressUpdated",
+    "ProjectConfigured",
+    "ProjectSettings",
     "ProposalApproved",
     "ProposalMerged",
     "ProposalRejected",

@@ -1,10 +1,10 @@
 """Events of the `messages` topic, published by ingestion."""
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from tasktracker.contracts.enums import MessageKind
 from tasktracker.contracts.events.base import EventPayload
-from tasktracker.contracts.primitives import Count, ProjectId, UtcDatetime
+from tasktracker.contracts.primitives import Count, NonEmptyStr, ProjectId, UtcDatetime
 from tasktracker.contracts.subjects import Topic
 
 
@@ -56,4 +56,25 @@ class ChatBound(EventPayload):
     released_parked: Count
 
 
-MESSAGES_EVENTS: tuple[type[EventPayload], ...] = (MessageUpdated, ChatBound)
+class ProjectSettings(BaseModel):
+    """The per-project rules other services follow (analysis batching, DESIGN.md §4)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    batch_gap_minutes: int = Field(ge=1, le=1440)
+    batch_max_messages: int = Field(ge=1, le=1000)
+    analysis_concurrency: int = Field(ge=1, le=16)
+
+
+class ProjectConfigured(EventPayload):
+    """A project was created or its name or settings changed; carries the whole state, so
+    consumers keep a read model by upserting (the project registry lives in ingestion)."""
+
+    topic = Topic.messages
+    event_type = "ingestion.project_configured"
+
+    name: NonEmptyStr
+    settings: ProjectSettings
+
+
+MESSAGES_EVENTS: tuple[type[EventPayload], ...] = (MessageUpdated, ChatBound, ProjectConfigured)

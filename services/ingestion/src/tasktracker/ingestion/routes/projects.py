@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Response, status
 
-from tasktracker.ingestion import ingest
+from tasktracker.ingestion import ingest, registry
 from tasktracker.ingestion.db import projects
 from tasktracker.ingestion.db.models import Project
 from tasktracker.ingestion.schemas import (
@@ -35,7 +35,7 @@ async def existing_project(session: Session, project_id: int) -> Project:
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def create_project(body: ProjectCreate, session: Session, actor: Actor = None) -> ProjectOut:
-    project = await projects.create_project(
+    project = await registry.create_project(
         session, name=body.name, settings=body.settings.model_dump(), created_by=actor
     )
     return ProjectOut.of(project)
@@ -53,7 +53,7 @@ async def get_project(project_id: int, session: Session) -> ProjectOut:
 
 @router.patch("/{project_id}")
 async def update_project(project_id: int, body: ProjectPatch, session: Session) -> ProjectOut:
-    project = await projects.update_project(session, project_id, body.changes())
+    project = await registry.update_project(session, project_id, body.changes())
     if project is None:
         raise not_found("project")
     return ProjectOut.of(project)
