@@ -176,8 +176,12 @@ class CloseCode(IntEnum):
     """The client or the gateway ended the session normally."""
     GOING_AWAY = 1001
     """The gateway is shutting down; reconnect with `since`."""
+    MESSAGE_TOO_BIG = 1009
+    """A client frame was larger than the gateway accepts."""
     INTERNAL_ERROR = 1011
     """The gateway hit an unexpected error; reconnect with `since`."""
+    SERVICE_RESTART = 1012
+    """The gateway process is restarting (its server's shutdown); reconnect with `since`."""
     BAD_PROTOCOL = 4400
     """The client broke the protocol (e.g. a binary or oversized frame)."""
     UNAUTHORIZED = 4401
@@ -195,7 +199,9 @@ CLOSE_REASONS: Mapping[CloseCode, str] = MappingProxyType(
     {
         CloseCode.NORMAL: "normal closure",
         CloseCode.GOING_AWAY: "server going away",
+        CloseCode.MESSAGE_TOO_BIG: "frame too large",
         CloseCode.INTERNAL_ERROR: "internal error",
+        CloseCode.SERVICE_RESTART: "server restarting",
         CloseCode.BAD_PROTOCOL: "protocol error",
         CloseCode.UNAUTHORIZED: "unauthorized: token missing, invalid or expired",
         CloseCode.SLOW_CONSUMER: "slow consumer: send queue full",
