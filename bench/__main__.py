@@ -1,4 +1,5 @@
-"""`make bench`: every benchmark, one after the other."""
+"""`make bench`: every benchmark with its defaults, one after the other
+(`python -m bench webhook` runs one; each module also runs alone with its own options)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ def main() -> None:
     for name in selected:
         module = importlib.import_module(name if "." in name else f"bench.{name}")
         print(f"== {module.__name__}")
-        module.main()
+        module.main([])
 
 
 if __name__ == "__main__":

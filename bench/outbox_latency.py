@@ -84,7 +84,7 @@ async def measure(nats_url: str, db_url: str) -> dict[str, list[float]]:
     return results
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     with bench_infra() as infra:
         db = database_url(infra.postgres_url, f"tt_bench_outbox_{uuid.uuid4().hex[:8]}")
         results = asyncio.run(measure(infra.nats_url, db))

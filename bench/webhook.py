@@ -1,17 +1,18 @@
 """Throughput and latency of the Telegram webhook (`POST /webhook/telegram`).
 
 By default it starts `tasktracker-ingestion migrate` and `tasktracker-ingestion api` (uvicorn,
-one process) against the NATS and PostgreSQL given below, with a generated webhook secret and
-a job stream of its own; posts a bounded number of distinct, realistic updates over a fixed
-number of concurrent keep-alive connections; prints requests/second and latency percentiles;
-then stops the API and deletes its job stream and database. Every 200 counted is a job
-JetStream stored.
+one process) against TT_BENCH_NATS_URL / TT_BENCH_DATABASE_URL (else embedded servers), with a
+generated webhook secret and a job stream of its own. It posts a bounded number of distinct,
+realistic updates over a fixed number of keep-alive connections — first with a wrong secret
+(the baseline: the bare HTTP round trip, refused at the secret check), then for real — and
+prints requests/second, latency percentiles and their ratios to the baseline; then it stops
+the API and deletes its job stream and database. Every 200 counted is a job JetStream stored.
 
-    uv run python bench/webhook.py --requests 5000 --concurrency 32
+    uv run python -m bench.webhook --requests 5000 --concurrency 32
 
 Or point it at an API that is already running:
 
-    uv run python bench/webhook.py --url http://127.0.0.1:8001 --secret "$SECRET"
+    uv run python -m bench.webhook --url http://127.0.0.1:8001 --secret "$SECRET"
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ from pathlib import Path
 import asyncpg
 import httpx
 import nats
+
+from bench.infra import bench_infra
+from tasktracker.devstack.embedded import database_url
+from tasktracker.servicekit.db import asyncpg_dsn
 
 SAMPLE = Path(__file__).parents[1] / "services/ingestion/tests/samples/text.json"
 
@@ -57,12 +62,12 @@ class ApiUnderTest:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.nats_url = nats_url
-        self.postgres_url = postgres_url.rstrip("/")
+        self.postgres_url = postgres_url
         self.database = f"tt_bench_ingestion_{tag}"
         self.jobs_stream = f"BENCH_INGESTION_{tag}"
         self.env = {
             **os.environ,
-            "TT_INGESTION_DATABASE_URL": f"{self.postgres_url}/{self.database}",
+            "TT_INGESTION_DATABASE_URL": database_url(postgres_url, self.database),
             "TT_INGESTION_NATS_URL": nats_url,
             "TT_INGESTION_WEBHOOK_SECRET": self.secret,
             "TT_INGESTION_JOBS_STREAM": self.jobs_stream,
@@ -100,7 +105,7 @@ class ApiUnderTest:
             await js.delete_stream(self.jobs_stream)
             await js.delete_stream(f"{self.jobs_stream}_DEAD")
         await connection.close()
-        admin = await asyncpg.connect(f"{self.postgres_url}/postgres")
+        admin = await asyncpg.connect(asyncpg_dsn(database_url(self.postgres_url, "postgres")))
         await admin.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
         await admin.close()
 
@@ -217,34 +222,52 @@ async def run(
     }
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=5000)
-    parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--warmup", type=int, default=200)
-    parser.add_argument("--client", choices=["raw", "httpx"], default="raw")
-    parser.add_argument("--url", help="an API already running (else one is started)")
-    parser.add_argument("--secret", help="its webhook secret (with --url)")
-    parser.add_argument("--nats-url", default="nats://127.0.0.1:4222")
-    parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432")
-    args = parser.parse_args()
-    if not 1 <= args.requests <= 200_000:
-        parser.error("--requests must be between 1 and 200000")
-
+async def measure(args: argparse.Namespace, nats_url: str, postgres_url: str) -> None:
     api = None
     if args.url:
         url, secret = args.url, args.secret or ""
     else:
-        api = ApiUnderTest(args.nats_url, args.postgres_url)
+        api = ApiUnderTest(nats_url, postgres_url)
         await api.start()
         url, secret = api.url, api.secret
     try:
+        # Baseline, same server and client: a request refused at the secret check — the bare
+        # HTTP round trip, without parsing the update or the durable enqueue.
+        baseline = await run(
+            url, "not-the-secret", args.requests, args.concurrency, args.warmup, args.client
+        )
         result = await run(url, secret, args.requests, args.concurrency, args.warmup, args.client)
     finally:
         if api is not None:
             await api.stop()
-    print(json.dumps(result, indent=2))
+    print(json.dumps({"webhook": result, "baseline_401": baseline}, indent=2))
+    for name in ("p50", "p99"):
+        ratio = result["latency_ms"][name] / baseline["latency_ms"][name]
+        print(
+            f"webhook {name}: {result['latency_ms'][name]} ms vs baseline "
+            f"{baseline['latency_ms'][name]} ms, ratio {ratio:.2f}"
+        )
+    throughput = result["requests_per_second"] / baseline["requests_per_second"]
+    print(
+        f"webhook throughput: {result['requests_per_second']}/s vs baseline "
+        f"{baseline['requests_per_second']}/s, ratio {throughput:.2f}"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--client", choices=["raw", "httpx"], default="raw")
+    parser.add_argument("--url", help="an API already running (else one is started)")
+    parser.add_argument("--secret", help="its webhook secret (with --url)")
+    args = parser.parse_args(argv)
+    if not 1 <= args.requests <= 200_000:
+        parser.error("--requests must be between 1 and 200000")
+    with bench_infra() as infra:
+        asyncio.run(measure(args, infra.nats_url, infra.postgres_url))
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()
