@@ -61,9 +61,13 @@ async def test_unbound_chat_is_parked_then_released_into_the_project_on_bind(cli
     texts = {m["message_id"]: m["text"] for m in page["items"]}
     assert texts[1501].endswith("before Thursday's release?")  # the parked edit applied
 
-    events = await settled_events(js, engine, project_id, at_least=5, event_type=None)
-    assert [e.type for e in events] == ["message.updated"] * 4 + ["ingestion.chat_bound"]
-    assert [e.data["message"]["message_id"] for e in events[:4]] == [1501, 1502, 1504, 1501]
+    events = await settled_events(js, engine, project_id, at_least=6, event_type=None)
+    assert [e.type for e in events] == [
+        "ingestion.project_configured",
+        *["message.updated"] * 4,
+        "ingestion.chat_bound",
+    ]
+    assert [e.data["message"]["message_id"] for e in events[1:5]] == [1501, 1502, 1504, 1501]
     assert events[-1].data == {"chat_id": chat_id, "released_parked": 4}
 
     # From now on the chat's updates go straight to the project.
