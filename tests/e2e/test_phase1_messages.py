@@ -36,6 +36,16 @@ async def next_frame(socket, within: float = 15.0) -> dict:
     return json.loads(await asyncio.wait_for(socket.recv(), within))
 
 
+async def next_message_event(socket, within: float = 15.0) -> dict:
+    """The next `message.updated` frame; the project's own earlier events (its configuration,
+    the chat binding) may still be arriving when the socket subscribes."""
+    async with asyncio.timeout(within):
+        while True:
+            frame = await next_frame(socket, within)
+            if frame.get("type") != "event" or frame["event"]["type"] == "message.updated":
+                return frame
+
+
 async def subscribe(url: str, token: str, topic: str):
     socket = await websockets.connect(url, additional_headers={"Authorization": f"Bearer {token}"})
     await socket.send(json.dumps({"type": "subscribe", "id": "s1", "topic": topic}))
@@ -69,7 +79,7 @@ async def test_update_reaches_only_its_projects_socket(phase1_stack):
                 headers=hook,
             )
             assert sent.status_code == 200, sent.text
-            frame = await next_frame(socket_1)
+            frame = await next_message_event(socket_1)
             assert frame["type"] == "event"
             assert frame["topic"] == f"space:{p1}:messages"
             event = frame["event"]
@@ -78,19 +88,19 @@ async def test_update_reaches_only_its_projects_socket(phase1_stack):
             assert event["data"]["message"]["text"] == "ship the release on Friday"
             assert event["data"]["message"]["chat_id"] == CHAT_1
 
-            # Project 2's own update arrives on its socket — and it is the first thing there:
-            # project 1's event never reached it.
+            # Project 2's own update arrives on its socket — and it is the first message
+            # there: project 1's event never reached it.
             sent = await telegram.post(
                 "/webhook/telegram",
                 json=telegram_update(7_000_002, CHAT_2, 1, "project two only"),
                 headers=hook,
             )
             assert sent.status_code == 200
-            frame_2 = await next_frame(socket_2)
+            frame_2 = await next_message_event(socket_2)
             assert frame_2["event"]["project_id"] == p2
             assert frame_2["event"]["data"]["message"]["text"] == "project two only"
             with pytest.raises(TimeoutError):
-                await next_frame(socket_1, within=1.0)
+                await next_message_event(socket_1, within=1.0)
     finally:
         await socket_1.close()
         await socket_2.close()

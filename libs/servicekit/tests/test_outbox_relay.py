@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import asyncpg
+import nats
 import pytest
+from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 
 from tasktracker.contracts.events import ChatBound
 from tasktracker.contracts.subjects import space_filter
+from tasktracker.devstack.embedded import EmbeddedNats
 from tasktracker.servicekit.db import asyncpg_dsn, session_factory
 from tasktracker.servicekit.outbox import Outbox
 from tasktracker.servicekit.relay import OutboxRelay
+from tasktracker.servicekit.settings import NatsSettings
+from tasktracker.servicekit.stream import ensure_space_stream
 
 from .conftest import notes, outbox
 
@@ -34,7 +40,7 @@ async def stream_messages(js: JetStreamContext, project_id: int) -> list:
     sub = await js.pull_subscribe(space_filter(project_id), durable=None)
     try:
         return await sub.fetch(100, timeout=0.5)
-    except Exception:
+    except NatsTimeoutError:  # nothing there
         return []
     finally:
         await sub.unsubscribe()
@@ -132,3 +138,94 @@ async def _payloads(engine):
     async with engine.connect() as conn:
         for row in await conn.execute(select(outbox.c.payload).order_by(outbox.c.seq)):
             yield bytes(row.payload)
+
+
+async def _wait_published(js, pid: int, count: int, within: float = 15.0) -> list:
+    async with asyncio.timeout(within):
+        while len(found := await stream_messages(js, pid)) < count:
+            await asyncio.sleep(0.1)
+    return found
+
+
+async def test_a_row_that_can_never_be_published_does_not_block_the_others(
+    engine, js, kit_db_url, project_ids
+):
+    pid = next(project_ids)
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(outbox).values(
+                event_id=uuid.uuid4(), subject="elsewhere.not.in.the.stream", payload=b"{}"
+            )
+        )
+        await conn.execute(
+            insert(outbox).values(
+                event_id=uuid.uuid4(), subject=f"space.{pid}.messages.x", payload=b"x" * 2_000_000
+            )
+        )
+    await stage_note(engine, pid, "behind the bad rows")
+    assert await relay_once(js, kit_db_url) == 1
+    [msg] = await stream_messages(js, pid)
+    assert msg.subject == f"space.{pid}.messages.ingestion.chat_bound"
+    async with engine.connect() as conn:
+        failed = (
+            await conn.execute(
+                select(outbox.c.subject, outbox.c.last_error).where(outbox.c.failed_at.is_not(None))
+            )
+        ).all()
+    assert {row.subject for row in failed} == {
+        "elsewhere.not.in.the.stream",
+        f"space.{pid}.messages.x",
+    }
+    assert all(row.last_error for row in failed)
+
+
+async def test_relay_reconnects_after_losing_its_database_connection(
+    engine, js, kit_db_url, project_ids
+):
+    pid = next(project_ids)
+    relay = OutboxRelay(database_url=kit_db_url, js=js, poll_seconds=30)
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        await asyncio.wait_for(relay.leading.wait(), 10)
+        async with engine.connect() as conn:  # what a PostgreSQL restart does to it
+            await conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+        await stage_note(engine, pid, "after the restart")
+        await _wait_published(js, pid, 1)
+        assert not task.done()
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+
+
+async def test_events_staged_while_nats_is_down_go_out_in_order_when_it_returns(
+    engine, kit_db_url, project_ids, tmp_path
+):
+    pid = next(project_ids)
+    server = EmbeddedNats(tmp_path / "nats")
+    url = server.start()
+    client = await nats.connect(url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+    js = client.jetstream()
+    await ensure_space_stream(js, NatsSettings(nats_url=url))
+    relay = OutboxRelay(database_url=kit_db_url, js=js, poll_seconds=0.5, publish_timeout=1)
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        await asyncio.wait_for(relay.leading.wait(), 10)
+        server.stop()
+        for body in ("one", "two", "three"):
+            await stage_note(engine, pid, body)
+        await asyncio.sleep(2)  # the relay tries, and fails, meanwhile
+        server.start()  # same port, same JetStream directory
+        published = await _wait_published(js, pid, 3, within=30)
+        assert [m.data for m in published] == [p async for p in _payloads(engine)][-3:]
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+        await client.close()
+        server.stop()

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+from sqlalchemy.engine import make_url
 
 from tasktracker.devstack.demo import load_demo
 from tasktracker.devstack.infra import infrastructure
@@ -44,7 +45,8 @@ def run(root: Path) -> int:
         allow_containers=False,
     ) as infra:
         print(f"NATS        {infra.nats_url} ({infra.nats_kind})")
-        print(f"PostgreSQL  {infra.postgres_url} ({infra.postgres_kind})")
+        shown = make_url(infra.postgres_url).render_as_string(hide_password=True)
+        print(f"PostgreSQL  {shown} ({infra.postgres_kind})")
         stack = Stack(
             nats_url=infra.nats_url,
             postgres_url=infra.postgres_url,

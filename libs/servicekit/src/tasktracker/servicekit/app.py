@@ -23,7 +23,9 @@ def service_app(title: str, runtime: ServiceRuntime, routers: Sequence[APIRouter
         finally:
             await runtime.stop()
 
-    app = FastAPI(title=title, lifespan=lifespan)
+    # No slash redirects: behind the gateway, a redirect would point at this service's own
+    # (internal) address.
+    app = FastAPI(title=title, lifespan=lifespan, redirect_slashes=False)
     app.state.runtime = runtime
     install_error_handlers(app)
     app.include_router(health_router(_LazyChecks(runtime)))

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tasktracker.contracts.errors import ErrorCode, error_body
 from tasktracker.contracts.states import InvalidTransition
+
+log = logging.getLogger(__name__)
 
 _CODE_BY_STATUS = {
     400: ErrorCode.bad_request,
@@ -25,6 +29,14 @@ _CODE_BY_STATUS = {
     503: ErrorCode.unavailable,
     504: ErrorCode.upstream_timeout,
 }
+
+
+DATA_EXCEPTION_CLASS = "22"  # SQLSTATE class 22: data exception (range, encoding, format)
+
+
+def _sqlstate(exc: DBAPIError) -> str:
+    """asyncpg's SQLSTATE, also for values it refuses before sending (as class 22)."""
+    return str(getattr(exc.orig, "sqlstate", None) or "")
 
 
 class ApiError(Exception):
@@ -73,6 +85,20 @@ def install_error_handlers(app: FastAPI) -> None:
             for err in exc.errors()
         ]
         return error_response(422, ErrorCode.validation_error, "request is invalid", errors)
+
+    @app.exception_handler(DBAPIError)
+    async def _database(_: Request, exc: DBAPIError) -> JSONResponse:
+        # A value PostgreSQL cannot store (out of range, a NUL byte…) is the caller's input;
+        # the routes validate at the edge, this is the net under them.
+        if isinstance(exc, DataError) or _sqlstate(exc).startswith(DATA_EXCEPTION_CLASS):
+            return error_response(400, ErrorCode.bad_request, "a value is out of range or invalid")
+        log.exception("database error")
+        return error_response(500, ErrorCode.internal, "internal error")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return error_response(500, ErrorCode.internal, "internal error")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

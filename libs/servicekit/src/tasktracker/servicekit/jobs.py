@@ -34,12 +34,12 @@ from tasktracker.servicekit.settings import ServiceSettings
 log = logging.getLogger(__name__)
 
 NOT_BEFORE_HEADER = "tt-not-before"
-MAX_HEARTBEAT_SECONDS = 6 * 3600
 
 
 class JobBroker(PullBasedJetStreamBroker):
     def __init__(self, settings: ServiceSettings, **kwargs: Any) -> None:
         self.ack_wait = settings.job_ack_wait_seconds
+        self.max_runtime = settings.job_max_runtime_seconds
         self.dead_letter_subject = f"dead.{settings.jobs_subject}"
         self.dead_letter_stream = f"{settings.jobs_stream}_DEAD"
         # nats-py gives up after 60 reconnect attempts (~2 min) and the client stays closed:
@@ -112,7 +112,7 @@ class JobBroker(PullBasedJetStreamBroker):
 
     def _ack_with_heartbeat(self, msg: Any) -> Callable[[], Awaitable[None]]:
         async def beat() -> None:
-            deadline = time.monotonic() + MAX_HEARTBEAT_SECONDS
+            deadline = time.monotonic() + self.max_runtime
             while time.monotonic() < deadline:
                 await asyncio.sleep(self.ack_wait / 3)
                 with contextlib.suppress(Exception):

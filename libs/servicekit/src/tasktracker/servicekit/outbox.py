@@ -46,6 +46,8 @@ def outbox_columns() -> list[Column]:
         Column("published_at", DateTime(timezone=True), nullable=True),
         Column("attempts", Integer, nullable=False, server_default=text("0")),
         Column("last_error", Text, nullable=True),
+        # Set when the row can never be published (too large, bad subject): the relay skips it.
+        Column("failed_at", DateTime(timezone=True), nullable=True),
     ]
 
 
@@ -54,7 +56,7 @@ def outbox_table(metadata: MetaData) -> Table:
     Index(
         "ix_outbox_unpublished",
         table.c.seq,
-        postgresql_where=table.c.published_at.is_(None),
+        postgresql_where=table.c.published_at.is_(None) & table.c.failed_at.is_(None),
     )
     return table
 
@@ -100,5 +102,5 @@ def create_outbox_table(op: object) -> None:
         "ix_outbox_unpublished",
         OUTBOX_TABLE,
         ["seq"],
-        postgresql_where=text("published_at IS NULL"),
+        postgresql_where=text("published_at IS NULL AND failed_at IS NULL"),
     )

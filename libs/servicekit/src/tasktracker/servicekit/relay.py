@@ -6,6 +6,11 @@ outbox channel, so a commit wakes it at once; the poll interval is only a fallba
 
 A crash between publishing and marking a row re-publishes it on the next pass; JetStream's
 duplicate window (the envelope id is the `Nats-Msg-Id`) and idempotent consumers absorb it.
+
+Failures: NATS being away is waited out, in order — nothing behind the first unpublished row
+overtakes it. A row that can never be published (too large for NATS, a subject outside the
+event stream) is marked failed and logged, so one bad row cannot block a service's events
+forever. Any database error ends the connection and the relay reconnects.
 """
 
 from __future__ import annotations
@@ -15,8 +20,10 @@ import contextlib
 import logging
 
 import asyncpg
+from nats.errors import BadSubjectError, MaxPayloadError
 from nats.js import JetStreamContext
 
+from tasktracker.contracts.subjects import STREAM_SUBJECT
 from tasktracker.servicekit.db import asyncpg_dsn
 from tasktracker.servicekit.outbox import NOTIFY_CHANNEL, OUTBOX_TABLE
 
@@ -24,6 +31,17 @@ log = logging.getLogger(__name__)
 
 RELAY_LOCK_KEY = 0x7454_6F62  # "tTob": advisory locks are per database, one outbox each
 PUBLISHED_RETENTION = "1 day"
+STREAM_PREFIX = STREAM_SUBJECT.removesuffix(">")
+# Detect a dead or half-open database connection instead of waiting on it forever.
+CONNECTION_SETTINGS = {
+    "tcp_keepalives_idle": "15",
+    "tcp_keepalives_interval": "5",
+    "tcp_keepalives_count": "3",
+}
+
+
+class PublishFailed(Exception):
+    """NATS did not take a row; the relay retries later, in order."""
 
 
 class OutboxRelay:
@@ -35,12 +53,14 @@ class OutboxRelay:
         batch_size: int = 200,
         poll_seconds: float = 5.0,
         publish_timeout: float = 5.0,
+        command_timeout: float = 30.0,
     ) -> None:
         self._dsn = asyncpg_dsn(database_url)
         self._js = js
         self._batch_size = batch_size
         self._poll_seconds = poll_seconds
         self._publish_timeout = publish_timeout
+        self._command_timeout = command_timeout
         self._wake = asyncio.Event()
         self.leading = asyncio.Event()  # set while this relay holds the leadership lock
 
@@ -48,13 +68,23 @@ class OutboxRelay:
     def is_leader(self) -> bool:
         return self.leading.is_set()
 
+    async def connect(self) -> asyncpg.Connection:
+        return await asyncpg.connect(
+            self._dsn,
+            command_timeout=self._command_timeout,
+            server_settings=CONNECTION_SETTINGS,
+        )
+
     async def publish_pending(self, conn: asyncpg.Connection) -> int:
-        """Publish every unpublished row in order; stop at the first failure. Returns count."""
+        """Publish every publishable row in order. Returns the count published.
+
+        Raises PublishFailed (after marking what went out) when NATS does not take a row.
+        """
         total = 0
         while True:
             rows = await conn.fetch(
                 f"SELECT seq, event_id, subject, payload FROM {OUTBOX_TABLE} "
-                "WHERE published_at IS NULL ORDER BY seq LIMIT $1",
+                "WHERE published_at IS NULL AND failed_at IS NULL ORDER BY seq LIMIT $1",
                 self._batch_size,
             )
             if not rows:
@@ -62,22 +92,8 @@ class OutboxRelay:
             published: list[int] = []
             try:
                 for row in rows:
-                    await self._js.publish(
-                        row["subject"],
-                        bytes(row["payload"]),
-                        timeout=self._publish_timeout,
-                        headers={"Nats-Msg-Id": str(row["event_id"])},
-                    )
-                    published.append(row["seq"])
-            except Exception as exc:
-                failed_seq = rows[len(published)]["seq"]
-                await conn.execute(
-                    f"UPDATE {OUTBOX_TABLE} SET attempts = attempts + 1, last_error = $2 "
-                    "WHERE seq = $1",
-                    failed_seq,
-                    repr(exc)[:2000],
-                )
-                raise
+                    if await self._publish(conn, row):
+                        published.append(row["seq"])
             finally:
                 if published:
                     await conn.execute(
@@ -86,34 +102,67 @@ class OutboxRelay:
                     )
             total += len(published)
 
+    async def _publish(self, conn: asyncpg.Connection, row: asyncpg.Record) -> bool:
+        """True when published; False when the row can never be (it is marked failed)."""
+        subject = row["subject"]
+        try:
+            if not subject.startswith(STREAM_PREFIX):
+                raise BadSubjectError(f"{subject!r} is outside the event stream {STREAM_SUBJECT}")
+            await self._js.publish(
+                subject,
+                bytes(row["payload"]),
+                timeout=self._publish_timeout,
+                headers={"Nats-Msg-Id": str(row["event_id"])},
+            )
+            return True
+        except (MaxPayloadError, BadSubjectError) as exc:
+            log.error("outbox row %s can never be published, marked failed: %r", row["seq"], exc)
+            await self._record_failure(conn, row["seq"], exc, permanent=True)
+            return False
+        except Exception as exc:
+            await self._record_failure(conn, row["seq"], exc, permanent=False)
+            raise PublishFailed(repr(exc)) from exc
+
+    async def _record_failure(
+        self, conn: asyncpg.Connection, seq: int, exc: Exception, *, permanent: bool
+    ) -> None:
+        await conn.execute(
+            f"UPDATE {OUTBOX_TABLE} SET attempts = attempts + 1, last_error = $2, "
+            "failed_at = CASE WHEN $3 THEN now() END WHERE seq = $1",
+            seq,
+            repr(exc)[:2000],
+            permanent,
+        )
+
     async def run(self, stop: asyncio.Event) -> None:
-        """Run until `stop` is set: wait for leadership, then publish on every wake-up."""
+        """Run until `stop` is set: wait for leadership, then publish on every wake-up.
+        Any error of the database connection ends it; the relay then connects again."""
         while not stop.is_set():
             try:
                 await self._lead(stop)
-            except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("outbox relay lost its database connection: %s", exc)
+            except Exception as exc:
+                log.warning("outbox relay lost its database connection: %r", exc)
             finally:
                 self.leading.clear()
             await _sleep_unless(stop, 1.0)
 
     async def _lead(self, stop: asyncio.Event) -> None:
-        conn = await asyncpg.connect(self._dsn)
+        conn = await self.connect()
         try:
             while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK_KEY):
                 if await _sleep_unless(stop, self._poll_seconds):
                     return
             self.leading.set()
             await conn.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
+            # A connection lost while idle would go unnoticed until the next poll.
+            conn.add_termination_listener(lambda *_: self._wake.set())
             passes = 0
             while not stop.is_set():
                 self._wake.clear()
                 try:
                     await self.publish_pending(conn)
-                except asyncpg.PostgresError:
-                    raise
-                except Exception as exc:  # NATS down or stream missing: retry later, in order
-                    log.warning("outbox relay could not publish: %r", exc)
+                except PublishFailed as exc:  # NATS away: wait it out, keep the order
+                    log.warning("outbox relay could not publish: %s", exc)
                     await _sleep_unless(stop, 1.0)
                     continue
                 passes += 1

@@ -83,7 +83,13 @@ class ServiceRuntime:
         checks: dict[str, ReadinessCheck] = {"postgres": lambda: db.ping(self.engine)}
         if self.nats is not None:
             checks["nats"] = nats_check(self.nats)
+        if self._relay_task is not None:
+            checks["relay"] = self._relay_alive
         return checks
+
+    async def _relay_alive(self) -> None:
+        if self._relay_task is None or self._relay_task.done():
+            raise RuntimeError("the outbox relay is not running")
 
 
 async def _quietly(closing: Awaitable[object], what: str) -> None:

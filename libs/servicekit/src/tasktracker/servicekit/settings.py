@@ -34,7 +34,11 @@ class ServiceSettings(NatsSettings):
     jobs_subject: str = "tasks"
     jobs_durable: str = "workers"
     job_ack_wait_seconds: float = Field(default=30, gt=0)
-    job_max_retries: int = Field(default=5, ge=1)
+    # A running job's heartbeat stops after this; a job stuck longer is redelivered.
+    job_max_runtime_seconds: float = Field(default=3600, gt=0)
+    # 12 tries, 1 s doubling to 60 s: about six minutes of retries, enough to ride out a
+    # database restart or failover before a job is parked on the dead-letter stream.
+    job_max_retries: int = Field(default=12, ge=1)
     job_retry_delay_seconds: float = Field(default=1.0, ge=0)
     job_retry_max_delay_seconds: float = Field(default=60.0, ge=0)
     # Relay: poll interval is only the fallback; commits wake it through LISTEN/NOTIFY.

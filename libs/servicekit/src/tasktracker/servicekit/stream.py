@@ -26,16 +26,28 @@ def space_stream_config(settings: NatsSettings) -> StreamConfig:
 
 
 async def ensure_space_stream(js: JetStreamContext, settings: NatsSettings) -> None:
-    """Create the stream if missing, else bring its limits to the configured ones.
+    """Create the stream if missing; an existing one is left as it is.
 
     Declared here, in one place, before anything subscribes (subscribers pass
-    `declare=False`), so no subscriber can create it with only its own subject.
+    `declare=False`), so no subscriber can create it with only its own subject. Services
+    never rewrite an existing stream's limits: one service configured with a shorter age
+    would otherwise cut the history every client resumes from. A mismatch is logged; the
+    operator changes the stream (e.g. `nats stream edit`).
     """
     config = space_stream_config(settings)
     try:
-        await js.stream_info(settings.stream_name)
+        info = await js.stream_info(settings.stream_name)
     except NotFoundError:
         await js.add_stream(config=config)
         log.info("created stream %s on %s", settings.stream_name, STREAM_SUBJECT)
         return
-    await js.update_stream(config=config)
+    wanted = (config.subjects, config.max_age, config.duplicate_window)
+    found = (info.config.subjects, info.config.max_age, info.config.duplicate_window)
+    if wanted != found:
+        log.warning(
+            "stream %s exists with (subjects, max_age, duplicate_window) %s, configured %s; "
+            "leaving it as it is",
+            settings.stream_name,
+            found,
+            wanted,
+        )

@@ -16,6 +16,6 @@ def main() -> None:
             settings_factory=AnalysisSettings,
             app_factory="tasktracker.analysis.app:create_app",
             migrations=Path(__file__).with_name("migrations"),
-        worker_broker="tasktracker.analysis.worker:broker",
+            worker_broker="tasktracker.analysis.worker:broker",
         )
     )

@@ -16,6 +16,6 @@ def main() -> None:
             settings_factory=KnowledgeSettings,
             app_factory="tasktracker.knowledge.app:create_app",
             migrations=Path(__file__).with_name("migrations"),
-        worker_broker="tasktracker.knowledge.worker:broker",
+            worker_broker="tasktracker.knowledge.worker:broker",
         )
     )
