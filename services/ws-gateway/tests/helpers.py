@@ -40,6 +40,16 @@ from tasktracker.gateway.settings import DEFAULT_ROUTES, GatewaySettings
 SECRET = "test-secret-of-the-gateway-at-least-32-bytes"
 
 
+def small_window_socket(port: int) -> socket.socket:
+    """A TCP socket with a tiny receive buffer, so that a client that does not read makes
+    the server's writes back up after a few kilobytes instead of a few megabytes."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    sock.setblocking(False)
+    return sock
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

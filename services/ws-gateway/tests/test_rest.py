@@ -201,6 +201,29 @@ async def raw_get(base: str, path: str, headers: dict[str, str]) -> tuple[int, b
     return int(status_line.split()[1]), rest
 
 
+async def test_upstream_redirects_do_not_reveal_its_address(gw, upstream, project_ids):
+    """The upstream's FastAPI redirects a trailing slash to an absolute URL on its own
+    address; the client only ever sees the gateway's path, and following it works."""
+    pid = next(project_ids)
+    tok = auth(token({pid: "viewer"}))
+    response = await gw.get(f"/api/projects/{pid}/messages/?limit=5", headers=tok)
+    assert response.status_code == 307
+    assert response.headers["location"] == f"/api/projects/{pid}/messages?limit=5"
+    internal = upstream.removeprefix("http://")
+    assert not [value for _, value in response.headers.multi_items() if internal in value]
+    assert internal not in response.text
+    followed = await gw.get(response.headers["location"], headers=tok)
+    assert followed.status_code == 200
+    assert (followed.json()["path"], followed.json()["query"]) == (
+        f"/api/projects/{pid}/messages",
+        "limit=5",
+    )
+    # A redirect to somewhere else is the upstream's business and passes unchanged.
+    away = await gw.get(f"/api/projects/{pid}/runs/elsewhere", headers=tok)
+    assert away.status_code == 302
+    assert away.headers["location"] == "https://docs.example.org/runs"
+
+
 async def test_streamed_bodies_and_limit(gw, project_ids):
     pid = next(project_ids)
     tok = auth(token({pid: "admin"}))

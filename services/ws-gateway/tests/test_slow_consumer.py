@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
@@ -17,21 +16,12 @@ from .helpers import (
     metrics,
     process_env,
     publish,
+    small_window_socket,
     subscribe,
     token,
 )
 
 EVENTS = 1500
-
-
-def small_window_socket(port: int) -> socket.socket:
-    """A TCP socket with a tiny receive buffer, so that a client that does not read makes
-    the server's writes back up after a few kilobytes instead of a few megabytes."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect(("127.0.0.1", port))
-    sock.setblocking(False)
-    return sock
 
 
 async def test_slow_client_is_disconnected_fast_client_gets_every_event(

@@ -8,6 +8,7 @@ from tasktracker.gateway.app import RedactTokens
 from tasktracker.gateway.hub import StreamBounds, Subscription, is_recoverable
 from tasktracker.gateway.metrics import parse
 from tasktracker.gateway.proxy import client_response_headers, upstream_request_headers
+from tasktracker.gateway.routing import RouteTable, gateway_location
 from tasktracker.gateway.watch import event_line, summarize
 
 
@@ -112,6 +113,42 @@ def test_client_response_headers():
         ("set-cookie", "b=2"),
         ("x-request-id", "rid"),
     ]
+
+
+def test_client_response_headers_rewrite_an_upstream_location():
+    headers = client_response_headers(
+        [("Location", "http://127.0.0.1:8001/api/projects/1/messages?x=1")],
+        "rid",
+        upstreams=["http://127.0.0.1:8001"],
+    )
+    assert headers[0] == ("location", "/api/projects/1/messages?x=1")
+
+
+def test_gateway_location():
+    ups = RouteTable({"/api/projects": "http://127.0.0.1:8001/", "/api/x": "https://svc/base"})
+    assert ups.upstreams == {"http://127.0.0.1:8001", "https://svc/base"}
+    for internal, public in [
+        ("http://127.0.0.1:8001/api/projects/1/messages", "/api/projects/1/messages"),
+        ("HTTP://127.0.0.1:8001/api/a?b=1#c", "/api/a?b=1#c"),
+        ("//127.0.0.1:8001/api/a", "/api/a"),  # scheme-relative
+        ("https://127.0.0.1:8001/api/a", "/api/a"),  # as told by `X-Forwarded-Proto: https`
+        ("http://127.0.0.1:8001", "/"),
+        ("https://SVC:443/base/api/x/1", "/api/x/1"),  # default port, host case, base path
+        ("https://svc/base", "/"),
+        ("http://svc/base/", "/"),  # `Host: svc`, as `X-Forwarded-Proto: http` tells it
+    ]:
+        assert gateway_location(internal, ups.upstreams) == public, internal
+    for unchanged in [
+        "/api/projects/1/messages",  # already a gateway path
+        "https://docs.example.org/runs",  # somewhere else
+        "http://127.0.0.1:8002/api/a",  # another port
+        "http://127.0.0.1/api/a",  # another port (the default)
+        "http://svc:80/base/api",  # another port
+        "https://svc/basement",  # not under the base path
+        "http://127.0.0.1:notaport/x",
+        "",
+    ]:
+        assert gateway_location(unchanged, ups.upstreams) == unchanged, unchanged
 
 
 def test_summaries():

@@ -6,9 +6,20 @@ import asyncio
 import hashlib
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
+from starlette.convertors import PathConvertor, register_url_convertor
 
 METHODS = ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]
+
+
+class NoTrailingSlash(PathConvertor):
+    """A path that does not end in `/`: the echo leaves those to FastAPI's default
+    `redirect_slashes`, which answers 307 with an absolute `Location` on its own address."""
+
+    regex = ".*[^/]"
+
+
+register_url_convertor("echo", NoTrailingSlash())
 
 
 def upstream_app() -> FastAPI:
@@ -30,7 +41,11 @@ def upstream_app() -> FastAPI:
 
         return StreamingResponse(chunks(), media_type="application/octet-stream")
 
-    @app.api_route("/{path:path}", methods=METHODS)
+    @app.get("/api/projects/{pid}/runs/elsewhere")
+    async def elsewhere() -> RedirectResponse:
+        return RedirectResponse("https://docs.example.org/runs", status_code=302)
+
+    @app.api_route("/{path:echo}", methods=METHODS)
     async def echo(request: Request, path: str) -> JSONResponse:
         digest = hashlib.sha256()
         size = 0

@@ -3,7 +3,7 @@
 Every event of `space.>` arrives once on an ordered consumer, is checked and serialised into
 an `event` frame once per client topic (`space:42:messages`, `space:42:*`), and the same
 frame string is handed to every subscription of that topic. Resuming subscriptions replay
-from a short-lived ephemeral consumer of their own (see `Hub.replay` and `session.py`).
+from a short-lived ephemeral consumer of their own (see `replay.py` and `session.py`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Protocol
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from tasktracker.contracts.envelope import Envelope, EnvelopeError
 from tasktracker.contracts.subjects import (
@@ -29,6 +29,7 @@ from tasktracker.contracts.subjects import (
     parse_subject,
 )
 from tasktracker.contracts.ws import encode_event_frame
+from tasktracker.gateway.replay import read_history
 
 log = logging.getLogger(__name__)
 
@@ -240,32 +241,16 @@ class Hub:
         self, topic: ClientTopic, since: int, until: int, batch: int
     ) -> AsyncIterator[list[tuple[int, str]]]:
         """Batches of `(seq, frame)` for the topic's events after `since`, in stream order,
-        up to at least `until` (or the end of the stream, whichever comes first)."""
-        config = ConsumerConfig(
-            deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
-            opt_start_seq=since + 1,
-            ack_policy=AckPolicy.NONE,
-            mem_storage=True,
-            inactive_threshold=60,  # cleans up after a gateway that died mid-replay
-        )
+        up to at least `until` (or the end of the stream, whichever comes first). Raises
+        `ReplayIncomplete` if it cannot get that far (see `replay.py`)."""
         topic_name = str(topic)
         async with self._replays:
-            sub = await self.js.pull_subscribe(topic.nats_filter, stream=self.stream, config=config)
-            name = None
-            try:
-                info = await sub.consumer_info()
-                name = info.name
-                pending = info.num_pending
-                while pending:
-                    try:
-                        msgs = await sub.fetch(batch, timeout=2)
-                    except TimeoutError:
-                        return  # nothing more (messages may have aged out meanwhile)
+            history = read_history(self.js, self.stream, topic.nats_filter, since, until, batch)
+            async with contextlib.aclosing(history):
+                async for msgs in history:
                     frames: list[tuple[int, str]] = []
                     for msg in msgs:
-                        meta = msg.metadata
-                        seq = meta.sequence.stream
-                        pending = 0 if seq >= until else meta.num_pending
+                        seq = msg.metadata.sequence.stream
                         try:
                             parts = parse_subject(msg.subject)
                         except SubjectError:
@@ -275,12 +260,6 @@ class Hub:
                             frames.append((seq, frame.decode()))
                     self.stats.replayed_events += len(frames)
                     yield frames
-            finally:
-                with contextlib.suppress(Exception):
-                    await sub.unsubscribe()
-                if name is not None:
-                    with contextlib.suppress(Exception):
-                        await self.js.delete_consumer(self.stream, name)
 
 
 def _prime_ordered_consumer(live: object, last_seq: int) -> None:

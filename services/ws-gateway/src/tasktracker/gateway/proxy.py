@@ -15,7 +15,13 @@ from starlette.types import Receive, Scope, Send
 from tasktracker.contracts.errors import ErrorCode
 from tasktracker.gateway.auth import AuthError, TokenVerifier, bearer_token
 from tasktracker.gateway.policy import authorize
-from tasktracker.gateway.routing import BadPath, RouteTable, is_public, split_path
+from tasktracker.gateway.routing import (
+    BadPath,
+    RouteTable,
+    gateway_location,
+    is_public,
+    split_path,
+)
 from tasktracker.gateway.settings import GatewaySettings
 from tasktracker.servicekit.errors import error_response
 
@@ -92,11 +98,17 @@ def upstream_request_headers(
 
 
 def client_response_headers(
-    headers: Sequence[tuple[str, str]], request_id: str
+    headers: Sequence[tuple[str, str]], request_id: str, upstreams: Iterable[str] = ()
 ) -> list[tuple[str, str]]:
+    """Upstream headers minus hop-by-hop ones, with a `Location` on an upstream's own address
+    turned into the gateway path it stands for (see `routing.gateway_location`)."""
     lowered = [(name.lower(), value) for name, value in headers]
     dropped = HOP_BY_HOP | _RESPONSE_DROPPED | _connection_listed(lowered)
-    kept = [(name, value) for name, value in lowered if name not in dropped]
+    kept = [
+        (name, gateway_location(value, upstreams) if name == "location" else value)
+        for name, value in lowered
+        if name not in dropped
+    ]
     kept.append(("x-request-id", request_id))
     return kept
 
@@ -212,9 +224,10 @@ class Proxy:
         except httpx.TransportError as exc:
             log.warning("upstream %s failed: %r", upstream, exc)
             return _error(502, ErrorCode.unavailable, "upstream service failed", request_id)
-        return UpstreamResponse(
-            answer, client_response_headers(answer.headers.multi_items(), request_id)
+        headers = client_response_headers(
+            answer.headers.multi_items(), request_id, self.routes.upstreams
         )
+        return UpstreamResponse(answer, headers)
 
 
 def _error(status: int, code: ErrorCode, message: str, request_id: str) -> Response:

@@ -1,10 +1,11 @@
-"""Which upstream serves a path: a prefix table, resolved by longest match. Pure functions."""
+"""Which upstream serves a path (a prefix table, resolved by longest match), and the way back:
+an upstream's own URL as a gateway path. Pure functions."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from urllib.parse import unquote
+from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
 PROJECT_ID = "{project_id}"
 
@@ -55,6 +56,7 @@ class RouteTable:
         for prefix, upstream in routes.items():
             if not upstream.startswith(("http://", "https://")):
                 raise ValueError(f"upstream of {prefix!r} must be an http(s) URL: {upstream!r}")
+            _split(upstream)  # a malformed port fails here, not on every response
             parsed.append(Route(split_path(prefix), upstream.rstrip("/")))
         # Longer prefixes first; among equal lengths, more literal segments first.
         self.routes = sorted(
@@ -62,12 +64,57 @@ class RouteTable:
             key=lambda r: (len(r.prefix), sum(s != PROJECT_ID for s in r.prefix)),
             reverse=True,
         )
+        self.upstreams = frozenset(route.upstream for route in parsed)
 
     def resolve(self, segments: tuple[str, ...]) -> str | None:
         for route in self.routes:
             if route.matches(segments):
                 return route.upstream
         return None
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _split(url: str) -> SplitResult:
+    """`urlsplit`, with the port checked (a malformed one only raises once it is read)."""
+    parts = urlsplit(url)
+    _ = parts.port
+    return parts
+
+
+def _address(url: SplitResult, scheme: str) -> tuple[str, int | None]:
+    """Host and port; a URL without a port has the default one of `scheme`."""
+    return (url.hostname or "").lower(), url.port or _DEFAULT_PORTS.get(scheme)
+
+
+def gateway_location(location: str, upstreams: Iterable[str]) -> str:
+    """A `Location` on an upstream's own base URL, as the path the gateway serves it under:
+    `http://127.0.0.1:8001/api/projects/1/messages?x=1` → `/api/projects/1/messages?x=1`.
+
+    Upstreams build absolute redirects from the `Host` they were called with (FastAPI's
+    trailing-slash redirect does), which is their internal address; the client must neither
+    see it nor try to reach it. Paths and other sites pass unchanged.
+    """
+    try:
+        target = _split(location)
+    except ValueError:
+        return location  # malformed: not an upstream's address
+    if not target.netloc:
+        return location  # a path: already one on the gateway
+    for upstream in upstreams:
+        base = urlsplit(upstream)
+        base_path = base.path.rstrip("/")
+        # Host and port, whatever the scheme: an upstream told `X-Forwarded-Proto: https`
+        # names itself `https://` on the port it was called on. Without a port, the URL
+        # repeats a `Host` without one: the default port of the scheme it was called with.
+        if _address(target, base.scheme) != _address(base, base.scheme):
+            continue
+        if target.path != base_path and not target.path.startswith(base_path + "/"):
+            continue
+        path = target.path[len(base_path) :] or "/"
+        return urlunsplit(("", "", path, target.query, target.fragment))
+    return location
 
 
 def is_public(segments: tuple[str, ...], public_prefixes: tuple[tuple[str, ...], ...]) -> bool:

@@ -33,6 +33,7 @@ from tasktracker.contracts.ws import (
     parse_client_frame,
 )
 from tasktracker.gateway.hub import Hub, Subscription, is_recoverable
+from tasktracker.gateway.replay import ReplayIncomplete
 
 log = logging.getLogger(__name__)
 
@@ -219,10 +220,14 @@ class Session:
             sub.go_live(after)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            # `subscribed` is out already: end the connection so the client resumes with
-            # `since` rather than silently missing events.
-            log.exception("replay of %s failed", sub.name)
+        except Exception as exc:
+            # `subscribed` is out already and the events between the last one replayed and
+            # `position` went out live before this subscription existed: going live would
+            # skip them. End the connection so that the client resumes with `since`.
+            if isinstance(exc, ReplayIncomplete):
+                log.warning("replay of %s fell short: %s", sub.name, exc)
+            else:
+                log.exception("replay of %s failed", sub.name)
             self.close(CloseCode.INTERNAL_ERROR)
         finally:
             if self._starting.get(sub.name) is asyncio.current_task():
