@@ -11,6 +11,7 @@ from tasktracker.contracts.events import (
     AtomCreated,
     AtomProposalData,
     ChatBound,
+    ChatUnbound,
     EventPayload,
     ExtractionCompleted,
     ExtractionFailed,
@@ -89,6 +90,7 @@ SAMPLES: dict[type[EventPayload], Callable[[], EventPayload]] = {
         )
     ),
     ChatBound: lambda: ChatBound(chat_id=-100123, released_parked=4),
+    ChatUnbound: lambda: ChatUnbound(chat_id=-100123),
     ProjectConfigured: lambda: ProjectConfigured(
         name="Checkout",
         settings=ProjectSettings(
@@ -199,7 +201,12 @@ def test_registry_covers_the_designed_event_types() -> None:
     for topic, event_type in EVENT_MODELS:
         types_by_topic.setdefault(topic, set()).add(event_type)
     assert types_by_topic == {
-        Topic.messages: {"message.updated", "ingestion.chat_bound", "ingestion.project_configured"},
+        Topic.messages: {
+            "message.updated",
+            "ingestion.chat_bound",
+            "ingestion.chat_unbound",
+            "ingestion.project_configured",
+        },
         Topic.knowledge_extraction: {
             "extraction_started",
             "proposals_created",

@@ -62,13 +62,67 @@ def sample(name: str, *, chat_id: int, message_id: int | None = None, **changes:
     return update
 
 
+def _message_change(path: tuple[str, ...], value: Any) -> Callable[[dict], None]:
+    def change(update: dict) -> None:
+        target = update["message"]
+        for key in path[:-1]:
+            target = target.setdefault(key, {})
+        target[path[-1]] = value
+
+    return change
+
+
+def _set_update_id(value: Any) -> Callable[[dict], None]:
+    return lambda update: update.update(update_id=value)
+
+
+# Updates aiogram accepts but PostgreSQL can't store (the worker would fail on every try):
+# name → (how to spoil a "text" sample, where the webhook's 400 points).
+UNSTORABLE: dict[str, tuple[Callable[[dict], None], list]] = {
+    "update_id over int64": (_set_update_id(2**63), ["update_id"]),
+    "update_id 10**20": (_set_update_id(10**20), ["update_id"]),
+    "chat id under int64": (
+        _message_change(("chat", "id"), -(2**63) - 1),
+        ["message", "chat", "id"],
+    ),
+    "message_id over int64": (_message_change(("message_id",), 10**20), ["message", "message_id"]),
+    "NUL in text": (_message_change(("text",), "a\x00b"), ["message", "text"]),
+    "NUL in a name": (
+        _message_change(("from", "first_name"), "\x00"),
+        ["message", "from", "first_name"],
+    ),
+    "NUL in a key": (_message_change(("odd\x00key",), 1), ["message", "odd\x00key"]),
+    "NUL deep in an unknown field": (
+        _message_change(("extra", "list"), [1, {"x": "\x00"}]),
+        ["message", "extra", "list", 1, "x"],
+    ),
+    "unpaired surrogate": (_message_change(("text",), "a\ud800b"), ["message", "text"]),
+    "update_id digits over int64": (_set_update_id(str(10**20)), ["update_id"]),
+    "date before year 1 in UTC": (
+        _message_change(("date",), "0001-01-01T00:00:00+05:00"),
+        ["message", "sent_at"],
+    ),
+    "infinite number": (_message_change(("extra", "n"), float("inf")), ["message", "extra", "n"]),
+    "not a number": (_message_change(("extra", "n"), float("nan")), ["message", "extra", "n"]),
+}
+
+
+def unstorable_update(case: str, chat_id: int) -> tuple[dict, list]:
+    spoil, loc = UNSTORABLE[case]
+    update = sample("text", chat_id=chat_id)
+    spoil(update)
+    return update, loc
+
+
 async def post_update(
     client: httpx.AsyncClient, update: dict | bytes, *, secret: str | None = SECRET
 ) -> httpx.Response:
+    """Posts `update` as JSON, written by `json.dumps` (so inf and NaN as Infinity and NaN)."""
     headers = {SECRET_HEADER: secret} if secret is not None else {}
-    if isinstance(update, bytes):
-        return await client.post("/webhook/telegram", content=update, headers=headers)
-    return await client.post("/webhook/telegram", json=update, headers=headers)
+    body = update if isinstance(update, bytes) else json.dumps(update).encode()
+    return await client.post(
+        "/webhook/telegram", content=body, headers={**headers, "Content-Type": "application/json"}
+    )
 
 
 async def wait_for(check: Callable[[], Awaitable[Any]], within: float = 30.0) -> Any:

@@ -1,16 +1,29 @@
-"""The ingest layer against real PostgreSQL: races are decided by the database."""
+"""The ingest layer against real PostgreSQL: races are decided by the database, and what it
+can't store is what the webhook refuses."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 
+import pytest
+from aiogram.types import Update
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 
 from tasktracker.ingestion.db.models import Message, ParkedUpdate, outbox
+from tasktracker.ingestion.domain import unstorable
 from tasktracker.ingestion.ingest import Outcome, bind_chat, ingest_update
 from tasktracker.servicekit.db import create_engine, session_factory, transaction
 
-from .support import bound_project, create_project, new_chat_id, sample
+from .support import (
+    UNSTORABLE,
+    bound_project,
+    create_project,
+    new_chat_id,
+    sample,
+    unstorable_update,
+)
 
 
 async def deliver(engine, update: dict) -> Outcome:
@@ -99,3 +112,14 @@ async def test_binding_while_updates_arrive_loses_nothing(client, engine):
     messages = select(func.count()).where(Message.project_id == project_id)
     assert await count(engine, messages) == len(updates)
     assert await count(engine, events_of(project_id)) == len(updates)
+
+
+@pytest.mark.parametrize("case", list(UNSTORABLE))
+async def test_what_the_webhook_refuses_the_database_would_refuse(client, engine, case):
+    """Why the webhook checks: each of these fails in the worker on every try."""
+    _, chat_id = await bound_project(client)
+    update, _ = unstorable_update(case, chat_id)
+    update = json.loads(json.dumps(update))  # as the worker receives it
+    assert unstorable(update, Update.model_validate(update)) is not None
+    with pytest.raises(DBAPIError):
+        await deliver(engine, update)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from tasktracker.ingestion.ingest import ingest_update
@@ -71,6 +73,82 @@ async def test_bad_query_is_rejected(client, params, status):
     response = await client.get(f"/api/projects/{project_id}/messages", params=params)
     assert response.status_code == status
     assert response.json()["error"]["code"] in {"validation_error", "bad_request"}
+
+
+def cursor_of(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+OVER = 10**20  # beyond PostgreSQL's bigint
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "status", "loc"),
+    [
+        ("/api/projects/{over}/messages", {}, 422, ["path", "project_id"]),
+        ("/api/projects/{pid}/messages/{over}", {}, 422, ["path", "message_id"]),
+        ("/api/projects/{over}/messages/1", {}, 422, ["path", "project_id"]),
+        ("/api/projects/{pid}/messages", {"chat_id": OVER}, 422, ["query", "chat_id"]),
+        ("/api/projects/{pid}/messages", {"chat_id": -OVER}, 422, ["query", "chat_id"]),
+        (
+            "/api/projects/{pid}/messages",
+            {"since": "0001-01-01T00:00:00+05:00"},
+            422,
+            ["query", "since"],
+        ),
+        (
+            "/api/projects/{pid}/messages",
+            {"until": "9999-12-31T23:59:59-05:00"},
+            422,
+            ["query", "until"],
+        ),
+        (
+            "/api/projects/{pid}/messages",
+            {"cursor": cursor_of(b'["2024-06-10T06:13:20+00:00", 100000000000000000000]')},
+            400,
+            [1],
+        ),
+        (
+            "/api/projects/{pid}/messages",
+            {"cursor": cursor_of(b'["2024-06-10T06:13:20+00:00", 1e400]')},
+            400,
+            [1],
+        ),
+        (
+            "/api/projects/{pid}/messages",
+            {"cursor": cursor_of(b'["0001-01-01T00:00:00+05:00", 1]')},
+            400,
+            [0],
+        ),
+        (
+            "/api/projects/{pid}/messages",
+            {"cursor": cursor_of(b'["2024-06-10T06:13:20+00:00", 1, 2]')},
+            400,
+            [],
+        ),
+        ("/api/projects/{pid}/messages", {"cursor": cursor_of(b"\xff")}, 400, []),
+    ],
+)
+async def test_values_postgresql_cannot_store_are_refused(client, path, params, status, loc):
+    project_id, _ = await bound_project(client)
+    response = await client.get(path.format(pid=project_id, over=OVER), params=params)
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["code"] == ("validation_error" if status == 422 else "bad_request")
+    assert error["details"][0]["loc"] == loc
+
+
+async def test_the_widest_window_postgresql_can_be_asked_for(client, engine):
+    project_id, chat_id = await bound_project(client)
+    await seed(engine, chat_id, 2)
+    widest = {"since": "0001-01-01T00:00:00Z", "until": "9999-12-31T23:59:59.999999Z"}
+    [page] = await all_pages(client, project_id, **widest, chat_id=chat_id)
+    assert len(page) == 2
+    [naive] = await all_pages(client, project_id, since="0001-01-01T00:00:00")
+    assert len(naive) == 2
+    edge = cursor_of(b'["0001-01-01T00:00:00+00:00", -9223372036854775808]')
+    response = await client.get(f"/api/projects/{project_id}/messages", params={"cursor": edge})
+    assert len(response.json()["items"]) == 2
 
 
 async def test_message_of_another_project_is_404(client, engine):

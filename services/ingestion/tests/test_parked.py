@@ -27,6 +27,12 @@ async def parked_for(client, chat_id: int) -> list[dict]:
     return response.json()["items"]
 
 
+async def test_parked_filter_beyond_bigint_is_422(client):
+    response = await client.get("/api/ingestion/parked", params={"chat_id": 10**20})
+    assert response.status_code == 422
+    assert response.json()["error"]["details"][0]["loc"] == ["query", "chat_id"]
+
+
 async def test_unbound_chat_is_parked_then_released_into_the_project_on_bind(client, engine, js):
     chat_id = new_chat_id()
     updates = [

@@ -6,7 +6,19 @@ import asyncio
 
 import pytest
 
-from .support import bind, create_project, new_chat_id, settled_events
+from tasktracker.ingestion.storable import INT64_MAX, INT64_MIN
+
+from .support import (
+    bind,
+    bound_project,
+    create_project,
+    new_chat_id,
+    outbox_drained,
+    settled_events,
+    stream_events,
+)
+
+OVER = 10**20  # beyond PostgreSQL's bigint
 
 
 async def test_create_project_with_default_settings(client):
@@ -46,6 +58,73 @@ async def test_invalid_project_is_422(client, body):
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "validation_error"
     assert len((await client.get("/api/projects")).json()) == before
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"name": "a\\u0000b"}',
+        b'{"name": "a\\ud800b"}',  # an unpaired surrogate: not encodable as UTF-8
+        b'{"name": "\\u0000"}',
+    ],
+)
+async def test_project_name_postgresql_cannot_store_is_422(client, body):
+    before = len((await client.get("/api/projects")).json())
+    response = await client.post(
+        "/api/projects", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "validation_error"
+    assert error["details"][0]["loc"] == ["body", "name"]
+    assert len((await client.get("/api/projects")).json()) == before
+
+
+async def test_nul_in_a_rename_or_the_actor_is_422(client):
+    project_id = await create_project(client)
+    rename = await client.patch(f"/api/projects/{project_id}", json={"name": "x\x00"})
+    assert rename.status_code == 422
+    actor = await client.post("/api/projects", json={"name": "x"}, headers={"X-Actor": "a\x00"})
+    assert actor.status_code == 422
+    assert actor.json()["error"]["details"][0]["loc"] == ["header", "X-Actor"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "loc"),
+    [
+        ("GET", "/api/projects/{over}", None, ["path", "project_id"]),
+        ("GET", "/api/projects/-{over}", None, ["path", "project_id"]),
+        ("PATCH", "/api/projects/{over}", {"name": "x"}, ["path", "project_id"]),
+        ("GET", "/api/projects/{over}/sources", None, ["path", "project_id"]),
+        ("POST", "/api/projects/{over}/sources", {"chat_id": 1}, ["path", "project_id"]),
+        ("POST", "/api/projects/{pid}/sources", {"chat_id": OVER}, ["body", "chat_id"]),
+        ("POST", "/api/projects/{pid}/sources", {"chat_id": -OVER}, ["body", "chat_id"]),
+        ("POST", "/api/projects/{pid}/sources", {"chat_id": 1, "title": "\x00"}, ["body", "title"]),
+        ("DELETE", "/api/projects/{pid}/sources/{over}", None, ["path", "chat_id"]),
+        ("DELETE", "/api/projects/{over}/sources/1", None, ["path", "project_id"]),
+    ],
+)
+async def test_ids_beyond_bigint_are_422(client, method, path, body, loc):
+    project_id = await create_project(client)
+    url = path.format(over=OVER, pid=project_id)
+    response = await client.request(method, url, json=body)
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "validation_error"
+    assert error["details"][0]["loc"] == loc
+    assert (await client.get(f"/api/projects/{project_id}/sources")).json() == []
+
+
+async def test_ids_at_the_edges_of_bigint_are_accepted(client):
+    for edge in (INT64_MAX, INT64_MIN):
+        assert (await client.get(f"/api/projects/{edge}")).status_code == 404
+        gone = await client.delete(f"/api/projects/{edge}/sources/{edge}")
+        assert gone.status_code == 404
+    project_id = await create_project(client)
+    response = await bind(client, project_id, INT64_MIN)
+    assert response.status_code == 201 and response.json()["chat_id"] == INT64_MIN
+    unbound = await client.delete(f"/api/projects/{project_id}/sources/{INT64_MIN}")
+    assert unbound.status_code == 204
 
 
 async def test_create_and_patch_announce_the_whole_project(client, engine, js):
@@ -149,6 +228,36 @@ async def test_bind_list_and_unbind_a_chat(client, engine, js):
     assert (await client.get(f"/api/projects/{project_id}/sources")).json() == []
     gone = await client.delete(f"/api/projects/{project_id}/sources/{chat_id}")
     assert gone.status_code == 404
+
+
+async def test_unbinding_announces_it_after_the_binding(client, engine, js):
+    project_id, chat_id = await bound_project(client)
+    assert (await client.delete(f"/api/projects/{project_id}/sources/{chat_id}")).status_code == 204
+    [unbound] = await settled_events(js, engine, project_id, event_type="ingestion.chat_unbound")
+    assert unbound.subject == f"space.{project_id}.messages.ingestion.chat_unbound"
+    assert unbound.producer == "ingestion"
+    assert unbound.data == {"chat_id": chat_id}
+    types = [event.type for event in await stream_events(js, project_id)]
+    assert types.index("ingestion.chat_bound") < types.index("ingestion.chat_unbound")
+
+
+async def test_an_unbind_that_is_404_announces_nothing(client, engine, js):
+    project_id, chat_id = await bound_project(client)
+    other = await create_project(client)
+    not_bound = [
+        (other, chat_id),  # bound, but to another project
+        (project_id, new_chat_id()),  # never bound
+    ]
+    for pid, cid in not_bound:
+        assert (await client.delete(f"/api/projects/{pid}/sources/{cid}")).status_code == 404
+    assert (await client.delete(f"/api/projects/{project_id}/sources/{chat_id}")).status_code == 204
+    again = await client.delete(f"/api/projects/{project_id}/sources/{chat_id}")
+    assert again.status_code == 404  # already unbound
+
+    [unbound] = await settled_events(js, engine, project_id, event_type="ingestion.chat_unbound")
+    assert unbound.data == {"chat_id": chat_id}  # the one real unbind, once
+    assert await outbox_drained(engine)
+    assert "ingestion.chat_unbound" not in {e.type for e in await stream_events(js, other)}
 
 
 async def test_a_chat_belongs_to_at_most_one_project(client):

@@ -9,7 +9,7 @@ import pytest
 from tasktracker.ingestion.app import create_app
 from tasktracker.ingestion.settings import IngestionSettings, WebhookSecretMissing
 
-from .support import jobs_last_seq, new_chat_id, post_update, sample
+from .support import UNSTORABLE, jobs_last_seq, new_chat_id, post_update, sample, unstorable_update
 
 
 async def test_valid_update_is_queued_and_answered_200(client, js, settings):
@@ -49,6 +49,37 @@ async def test_malformed_body_is_400_and_nothing_queued(client, js, settings, bo
     assert error["code"] == "bad_request"
     assert error["message"]
     assert await jobs_last_seq(js, settings) == before
+
+
+@pytest.mark.parametrize("case", list(UNSTORABLE))
+async def test_update_the_worker_could_not_store_is_400_and_nothing_queued(
+    client, js, settings, case
+):
+    update, loc = unstorable_update(case, new_chat_id())
+    before = await jobs_last_seq(js, settings)
+    response = await post_update(client, update)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "bad_request"
+    assert [detail["loc"] for detail in error["details"]] == [loc]
+    assert await jobs_last_seq(js, settings) == before
+
+
+@pytest.mark.parametrize("edit_date", [10**15, -(10**12), 2**63 - 1])
+async def test_edit_date_that_is_no_time_is_400(client, js, settings, edit_date):
+    update = sample("edited", chat_id=new_chat_id(), edit_date=edit_date)
+    before = await jobs_last_seq(js, settings)
+    response = await post_update(client, update)
+    assert response.status_code == 400
+    assert response.json()["error"]["details"][0]["loc"] == ["edited_message", "edit_date"]
+    assert await jobs_last_seq(js, settings) == before
+
+
+@pytest.mark.parametrize("body", [b"[" * 100_000, b'{"update_id": 1, "x": ' + b"[" * 100_000])
+async def test_nesting_too_deep_to_parse_is_400(client, body):
+    response = await post_update(client, body)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "bad_request"
 
 
 async def test_oversized_body_is_413(client, js, settings):

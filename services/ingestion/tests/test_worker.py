@@ -12,6 +12,7 @@ from taskiq.kicker import AsyncKicker
 from tasktracker.contracts.events import MessageUpdated, decode_event
 from tasktracker.ingestion.db.models import TelegramProfile, User
 from tasktracker.ingestion.queue import SAVE_TELEGRAM_MESSAGE
+from tasktracker.ingestion.storable import INT64_MAX, INT64_MIN
 
 from .support import (
     bound_project,
@@ -214,3 +215,26 @@ async def test_other_update_kinds_are_acknowledged_and_counted(client, engine, j
     skipped = await wait_for(counted)
     assert skipped.get("my_chat_member", 0) == before.get("my_chat_member", 0) + 1
     assert skipped.get("message_story_reaction", 0) == before.get("message_story_reaction", 0) + 1
+
+
+async def test_the_edges_of_what_the_webhook_accepts_are_stored(client, engine, js):
+    project_id, chat_id = await bound_project(client)
+    text = "✅ naïve 🚀 \u2028 end"
+    update = sample("text", chat_id=chat_id, message_id=INT64_MAX, text=text)
+    update["message"]["reply_to_message"] = {
+        "message_id": INT64_MIN,
+        "date": -62135596800,  # 0001-01-01T00:00:00Z
+        "chat": update["message"]["chat"],
+    }
+    update["message"]["extra"] = {"big": 1e308, "tiny": -1e-308, "key 🚀": [INT64_MIN, ""]}
+    assert (await post_update(client, update)).status_code == 200
+    [row] = await stored_count(engine, project_id)
+    assert (row.message_id, row.reply_to_message_id, row.text) == (INT64_MAX, INT64_MIN, text)
+    extra = row.raw["message"]["extra"]  # jsonb keeps numbers as numeric: 1e308 comes back an int
+    assert (float(extra["big"]), extra["tiny"], extra["key 🚀"]) == (
+        1e308,
+        -1e-308,
+        [INT64_MIN, ""],
+    )
+    [event] = await settled_events(js, engine, project_id)
+    assert decode_event(event).message.message_id == INT64_MAX

@@ -2,18 +2,21 @@
 
 The webhook and the worker parse updates with aiogram's typed `Update`; this module decides
 what such an update means for us: a chat message to store (`IncomingMessage`) or an update
-kind we acknowledge and count without storing (`IgnoredUpdate`).
+kind we acknowledge and count without storing (`IgnoredUpdate`). It also tells the webhook
+whether the worker could store an update at all (`unstorable`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from aiogram.enums import ContentType
 from aiogram.types import Chat, Message, MessageOriginUnion, Update, User
 
 from tasktracker.contracts.enums import MessageKind
+from tasktracker.ingestion.storable import Unstorable, find_unstorable, int_problem, time_problem
 
 MESSAGE_UPDATE_KINDS = frozenset(
     {"message", "edited_message", "channel_post", "edited_channel_post"}
@@ -104,6 +107,57 @@ class IgnoredUpdate:
     update_kind: str
 
 
+class UnstorableUpdate(ValueError):
+    """Normalising met a value the worker could not store (an edit date that is no time)."""
+
+    def __init__(self, problem: Unstorable) -> None:
+        super().__init__(problem.msg)
+        self.problem = problem
+
+
+def unstorable(payload: dict[str, Any], update: Update) -> Unstorable | None:
+    """Why the worker could not store this update (it would fail on every try), or None.
+
+    `payload` is the decoded JSON body, kept whole in `jsonb`; `update` is the same validated
+    by aiogram, whose lax parsing can still yield column values out of range: a string of
+    digits becomes an int, a date may be an ISO string with any offset.
+    """
+    problem = find_unstorable(payload)
+    if problem is not None:
+        return problem
+    try:
+        item = normalize_update(update)
+    except UnstorableUpdate as exc:
+        return exc.problem
+    return _unstorable_columns(item)
+
+
+def _unstorable_columns(item: IncomingMessage | IgnoredUpdate) -> Unstorable | None:
+    """A value the worker writes to a column that the column can't hold; `loc` names the
+    column under the update's kind."""
+    if (problem := int_problem(item.update_id)) is not None:
+        return Unstorable(("update_id",), "int64", f"update_id {problem}")
+    ints: dict[str, int | None] = {}
+    times: dict[str, datetime | None] = {}
+    if isinstance(item, IncomingMessage):
+        profile = item.author.profile
+        ints |= {
+            "chat_id": item.chat_id,
+            "message_id": item.message_id,
+            "reply_to_message_id": item.reply_to_message_id,
+            "sender_chat_id": item.author.sender_chat_id,
+            "telegram_user_id": profile.telegram_user_id if profile else None,
+        }
+        times = {"sent_at": item.sent_at, "edited_at": item.edited_at}
+    for name, number in ints.items():
+        if number is not None and (problem := int_problem(number)) is not None:
+            return Unstorable((item.update_kind, name), "int64", f"{name} {problem}")
+    for name, time in times.items():
+        if time is not None and (problem := time_problem(time)) is not None:
+            return Unstorable((item.update_kind, name), "time", f"{name} {problem}")
+    return None
+
+
 def update_kind(update: Update) -> str:
     """The update's kind (`message`, `callback_query`...), also for kinds aiogram doesn't know."""
     for name in Update.model_fields:
@@ -129,7 +183,7 @@ def normalize_update(update: Update) -> IncomingMessage | IgnoredUpdate:
         kind=message_kind(message),
         text=message.text or message.caption or "",
         sent_at=message.date,
-        edited_at=_edited_at(message) if kind.startswith("edited_") else None,
+        edited_at=_edited_at(kind, message) if kind.startswith("edited_") else None,
         reply_to_message_id=_reply_to(message),
         forwarded_from=_forwarded_from(message.forward_origin),
         author=_author(message),
@@ -145,11 +199,15 @@ def message_kind(message: Message) -> MessageKind:
     return MessageKind.service
 
 
-def _edited_at(message: Message) -> datetime | None:
+def _edited_at(kind: str, message: Message) -> datetime | None:
     edit_date = message.edit_date  # aiogram keeps it as Unix seconds, unlike `date`
     if edit_date is None or isinstance(edit_date, datetime):
         return edit_date
-    return datetime.fromtimestamp(edit_date, UTC)
+    try:
+        return datetime.fromtimestamp(edit_date, UTC)
+    except (OverflowError, OSError, ValueError):
+        problem = Unstorable((kind, "edit_date"), "time", "edit_date is not a Unix time")
+        raise UnstorableUpdate(problem) from None
 
 
 def _reply_to(message: Message) -> int | None:

@@ -3,7 +3,8 @@
 An update is stored into the project its chat is bound to (message, user, profile and the
 `message.updated` event together), parked when the chat is bound to no project, or skipped
 and counted when it is of a kind ingestion doesn't store. Binding a chat releases its parked
-updates into the project in the same transaction as the binding.
+updates into the project in the same transaction as the binding; unbinding stages
+`ingestion.chat_unbound` in its transaction.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from aiogram.types import Update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tasktracker.contracts.events import ChatBound, MessageUpdated
+from tasktracker.contracts.events import ChatBound, ChatUnbound, MessageUpdated
 from tasktracker.ingestion.db import messages, parked, projects
 from tasktracker.ingestion.db.models import ChatBinding, outbox
 from tasktracker.ingestion.domain import IgnoredUpdate, IncomingMessage, normalize_update
@@ -98,5 +99,9 @@ async def bind_chat(
 
 
 async def unbind_chat(session: AsyncSession, *, project_id: int, chat_id: int) -> bool:
+    """Unbind the chat from the project (later updates are parked); False if it wasn't bound."""
     await projects.lock_chat(session, chat_id)
-    return await projects.delete_binding(session, project_id, chat_id)
+    if not await projects.delete_binding(session, project_id, chat_id):
+        return False
+    await OUTBOX.stage(session, ChatUnbound(chat_id=chat_id), project_id=project_id)
+    return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from tasktracker.contracts.events import MessageRecord
 from tasktracker.ingestion.db.models import (
@@ -16,8 +16,14 @@ from tasktracker.ingestion.db.models import (
     ParkedUpdate,
     Project,
 )
+from tasktracker.ingestion.storable import Int64, storable_text
 
-ProjectName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+ProjectName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(storable_text),
+]
+ChatTitle = Annotated[str, StringConstraints(max_length=200), AfterValidator(storable_text)]
 GapMinutes = Annotated[int, Field(ge=BATCH_GAP_MINUTES[0], le=BATCH_GAP_MINUTES[1])]
 MaxMessages = Annotated[int, Field(ge=BATCH_MAX_MESSAGES[0], le=BATCH_MAX_MESSAGES[1])]
 Concurrency = Annotated[int, Field(ge=ANALYSIS_CONCURRENCY[0], le=ANALYSIS_CONCURRENCY[1])]
@@ -83,8 +89,8 @@ class ProjectOut(BaseModel):
 
 class SourceCreate(_Input):
     kind: Literal["telegram"] = "telegram"
-    chat_id: int
-    title: Annotated[str, StringConstraints(max_length=200)] | None = None
+    chat_id: Int64
+    title: ChatTitle | None = None
 
 
 class SourceOut(BaseModel):

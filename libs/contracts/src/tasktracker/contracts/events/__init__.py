@@ -23,6 +23,7 @@ from tasktracker.contracts.events.knowledge_extraction import (
 )
 from tasktracker.contracts.events.messages import (
     ChatBound,
+    ChatUnbound,
     MessageAuthor,
     MessageRecord,
     MessageUpdated,
@@ -52,6 +53,7 @@ __all__ = [
     "AtomCreated",
     "AtomProposalData",
     "ChatBound",
+    "ChatUnbound",
     "EventPayload",
     "ExtractionCompleted",
     "ExtractionFailed",

@@ -56,6 +56,15 @@ class ChatBound(EventPayload):
     released_parked: Count
 
 
+class ChatUnbound(EventPayload):
+    """A Telegram chat was unbound from the project; its later updates are parked again."""
+
+    topic = Topic.messages
+    event_type = "ingestion.chat_unbound"
+
+    chat_id: int
+
+
 class ProjectSettings(BaseModel):
     """The per-project rules other services follow (analysis batching, DESIGN.md §4)."""
 
@@ -77,4 +86,9 @@ class ProjectConfigured(EventPayload):
     settings: ProjectSettings
 
 
-MESSAGES_EVENTS: tuple[type[EventPayload], ...] = (MessageUpdated, ChatBound, ProjectConfigured)
+MESSAGES_EVENTS: tuple[type[EventPayload], ...] = (
+    MessageUpdated,
+    ChatBound,
+    ChatUnbound,
+    ProjectConfigured,
+)

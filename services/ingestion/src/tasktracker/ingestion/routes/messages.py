@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import TypeAdapter, ValidationError
 
 from tasktracker.contracts.errors import ErrorCode
 from tasktracker.contracts.events import MessageRecord
 from tasktracker.ingestion.db import messages
 from tasktracker.ingestion.routes.projects import existing_project
 from tasktracker.ingestion.schemas import MessagePage
+from tasktracker.ingestion.storable import Int64, UtcTime
 from tasktracker.servicekit.app import Session
 from tasktracker.servicekit.errors import ApiError, not_found
 
@@ -21,23 +23,27 @@ router = APIRouter(prefix="/api/projects/{project_id}/messages", tags=["messages
 
 MAX_PAGE = 500
 
+# A cursor is [sent_at, id] of the last message of a page, checked like any other input.
+_CURSOR = TypeAdapter(tuple[UtcTime, Int64])
+
 
 @router.get("")
 async def list_messages(
-    project_id: int,
+    project_id: Int64,
     session: Session,
-    since: Annotated[datetime | None, Query(description="sent at or after (inclusive)")] = None,
-    until: Annotated[datetime | None, Query(description="sent before (exclusive)")] = None,
-    chat_id: int | None = None,
+    since: Annotated[UtcTime | None, Query(description="sent at or after (inclusive)")] = None,
+    until: Annotated[UtcTime | None, Query(description="sent before (exclusive)")] = None,
+    chat_id: Int64 | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     cursor: str | None = None,
 ) -> MessagePage:
+    """Times without an offset are UTC."""
     await existing_project(session, project_id)
     rows = await messages.list_messages(
         session,
         project_id,
-        since=as_utc(since) if since else None,
-        until=as_utc(until) if until else None,
+        since=since,
+        until=until,
         after=decode_cursor(cursor) if cursor else None,
         chat_id=chat_id,
         limit=limit + 1,
@@ -51,7 +57,7 @@ async def list_messages(
 
 
 @router.get("/{message_id}")
-async def get_message(project_id: int, message_id: int, session: Session) -> MessageRecord:
+async def get_message(project_id: Int64, message_id: Int64, session: Session) -> MessageRecord:
     row = await messages.get_message(session, project_id, message_id)
     if row is None:
         raise not_found("message")
@@ -66,12 +72,11 @@ def encode_cursor(sent_at: datetime, row_id: int) -> str:
 def decode_cursor(cursor: str) -> tuple[datetime, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        sent_at, row_id = json.loads(raw)
-        return as_utc(datetime.fromisoformat(sent_at)), int(row_id)
-    except (ValueError, TypeError) as exc:
+        return _CURSOR.validate_json(raw)
+    except ValidationError as exc:
+        details = [
+            {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()
+        ]
+        raise ApiError(400, ErrorCode.bad_request, "invalid cursor", details) from None
+    except ValueError as exc:  # not base64
         raise ApiError(400, ErrorCode.bad_request, "invalid cursor", str(exc)) from None
-
-
-def as_utc(value: datetime) -> datetime:
-    """Times without an offset are taken as UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

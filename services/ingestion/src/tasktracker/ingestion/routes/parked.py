@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from tasktracker.ingestion.db import parked
 from tasktracker.ingestion.schemas import IngestionStats, ParkedList, ParkedOut
+from tasktracker.ingestion.storable import Int64
 from tasktracker.servicekit.app import Session
 
 router = APIRouter(prefix="/api/ingestion", tags=["ingestion"])
@@ -16,7 +17,7 @@ router = APIRouter(prefix="/api/ingestion", tags=["ingestion"])
 @router.get("/parked")
 async def list_parked(
     session: Session,
-    chat_id: int | None = None,
+    chat_id: Int64 | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> ParkedList:
     rows = await parked.list_waiting(session, chat_id=chat_id, limit=limit)

@@ -17,13 +17,14 @@ from tasktracker.ingestion.schemas import (
     SourceCreate,
     SourceOut,
 )
+from tasktracker.ingestion.storable import Int64, Text
 from tasktracker.servicekit.app import Session
 from tasktracker.servicekit.errors import conflict, not_found
 
 router = APIRouter(prefix="/api/projects", tags=["projects"])
 
 # The gateway authenticates the caller and forwards who it is.
-Actor = Annotated[str | None, Header(alias="X-Actor")]
+Actor = Annotated[Text | None, Header(alias="X-Actor")]
 
 
 async def existing_project(session: Session, project_id: int) -> Project:
@@ -47,12 +48,12 @@ async def list_projects(session: Session) -> list[ProjectOut]:
 
 
 @router.get("/{project_id}")
-async def get_project(project_id: int, session: Session) -> ProjectOut:
+async def get_project(project_id: Int64, session: Session) -> ProjectOut:
     return ProjectOut.of(await existing_project(session, project_id))
 
 
 @router.patch("/{project_id}")
-async def update_project(project_id: int, body: ProjectPatch, session: Session) -> ProjectOut:
+async def update_project(project_id: Int64, body: ProjectPatch, session: Session) -> ProjectOut:
     project = await registry.update_project(session, project_id, body.changes())
     if project is None:
         raise not_found("project")
@@ -61,7 +62,7 @@ async def update_project(project_id: int, body: ProjectPatch, session: Session) 
 
 @router.post("/{project_id}/sources", status_code=status.HTTP_201_CREATED)
 async def bind_source(
-    project_id: int, body: SourceCreate, session: Session, response: Response, actor: Actor = None
+    project_id: Int64, body: SourceCreate, session: Session, response: Response, actor: Actor = None
 ) -> BoundSource:
     await existing_project(session, project_id)
     try:
@@ -77,13 +78,13 @@ async def bind_source(
 
 
 @router.get("/{project_id}/sources")
-async def list_sources(project_id: int, session: Session) -> list[SourceOut]:
+async def list_sources(project_id: Int64, session: Session) -> list[SourceOut]:
     await existing_project(session, project_id)
     return [SourceOut.of(row) for row in await projects.list_bindings(session, project_id)]
 
 
 @router.delete("/{project_id}/sources/{chat_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def unbind_source(project_id: int, chat_id: int, session: Session) -> None:
+async def unbind_source(project_id: Int64, chat_id: Int64, session: Session) -> None:
     await existing_project(session, project_id)
     if not await ingest.unbind_chat(session, project_id=project_id, chat_id=chat_id):
         raise not_found("source")

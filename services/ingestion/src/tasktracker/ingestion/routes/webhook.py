@@ -1,7 +1,9 @@
 """`POST /webhook/telegram`: authenticate, parse, enqueue, answer. No database work here.
 
-A 200 means the update is stored in JetStream (the publish waited for its PubAck). When the
-broker doesn't accept it in time the answer is 503, and Telegram delivers the update again.
+A 200 means the update is stored in JetStream (the publish waited for its PubAck), and is
+given only for an update the worker can store: one holding a value PostgreSQL can't (an id
+beyond 64 bits, a NUL character...) is refused with 400 instead of failing every retry. When
+the broker doesn't accept it in time the answer is 503, and Telegram delivers it again.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pydantic import ValidationError
 from taskiq.exceptions import SendTaskError
 
 from tasktracker.contracts.errors import ErrorCode
+from tasktracker.ingestion.domain import unstorable
 from tasktracker.ingestion.queue import enqueue_update
 from tasktracker.ingestion.settings import IngestionSettings
 from tasktracker.servicekit.app import Runtime
@@ -85,7 +88,7 @@ async def read_body(request: Request, limit: int) -> bytes:
 def parse_update(body: bytes) -> tuple[int, dict[str, Any]]:
     try:
         payload = json.loads(body)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise ApiError(400, ErrorCode.bad_request, "body is not JSON", str(exc)) from None
     if not isinstance(payload, dict):
         raise ApiError(400, ErrorCode.bad_request, "body is not a Telegram Update object")
@@ -98,4 +101,9 @@ def parse_update(body: bytes) -> tuple[int, dict[str, Any]]:
         ]
         message = "body is not a Telegram Update"
         raise ApiError(400, ErrorCode.bad_request, message, details) from None
+    problem = unstorable(payload, update)
+    if problem is not None:
+        details = [{"loc": list(problem.loc), "msg": problem.msg, "type": problem.type}]
+        message = "update holds a value that can't be stored"
+        raise ApiError(400, ErrorCode.bad_request, message, details)
     return update.update_id, payload
