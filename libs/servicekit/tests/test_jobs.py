@@ -11,7 +11,12 @@ from contextlib import asynccontextmanager
 import nats
 from taskiq.receiver import Receiver
 
-from tasktracker.servicekit.jobs import JobBroker, make_job_broker
+from tasktracker.servicekit.jobs import (
+    JobBroker,
+    PermanentJobError,
+    make_job_broker,
+    requeue_parked,
+)
 from tasktracker.servicekit.settings import ServiceSettings
 
 
@@ -114,3 +119,40 @@ async def test_long_job_is_not_redelivered_while_it_runs(nats_url, session_id):
         await asyncio.wait_for(done.wait(), 20)
         await asyncio.sleep(1.5)  # a redelivery would have started by now
     assert len(runs) == 1
+
+
+async def test_permanent_failure_is_parked_at_once_and_requeue_runs_it_again(nats_url, session_id):
+    settings = job_settings(
+        nats_url, f"requeue_{session_id}", job_max_retries=5, job_retry_delay_seconds=0.1
+    )
+    broker = make_job_broker(settings)
+    attempts: list[str] = []
+    fixed = asyncio.Event()
+
+    @broker.task(task_name="needs_a_fix")
+    async def needs_a_fix(item: str) -> None:
+        attempts.append(item)
+        if not fixed.is_set():
+            raise PermanentJobError(f"{item} cannot be stored")
+
+    async with running_worker(broker):
+        await needs_a_fix.kiq("a")
+        await wait_until(lambda: len(attempts) == 1)
+        client = await nats.connect(nats_url)
+        js = client.jetstream()
+
+        async def parked_count() -> int:
+            return (await js.stream_info(broker.dead_letter_stream)).state.messages
+
+        async with asyncio.timeout(10):
+            while await parked_count() < 1:
+                await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)
+        assert attempts == ["a"]  # parked on the first failure: no retry could help
+
+        fixed.set()
+        assert await requeue_parked(broker) == 1
+        await wait_until(lambda: len(attempts) == 2)
+        assert attempts == ["a", "a"]
+        assert await parked_count() == 0
+        await client.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -39,6 +40,10 @@ def service_cli(
     if worker_broker is not None:
         worker = commands.add_parser("worker", help="run the TaskIQ worker")
         worker.add_argument("--workers", type=int, default=1)
+        requeue = commands.add_parser(
+            "requeue-parked", help="kick jobs parked on the dead-letter stream again"
+        )
+        requeue.add_argument("--limit", type=int, default=1000)
     args = parser.parse_args(argv)
     settings = settings_factory()
     configure_logging(settings.log_level)
@@ -55,6 +60,9 @@ def service_cli(
         from tasktracker.servicekit.migrations import upgrade  # alembic only when migrating
 
         upgrade(settings.database_url, migrations)
+    elif args.command == "requeue-parked":
+        count = asyncio.run(_requeue(worker_broker, args.limit))
+        print(f"requeued {count} parked job(s)")
     elif args.command == "worker":
         from taskiq.cli.worker.args import WorkerArgs
         from taskiq.cli.worker.run import run_worker
@@ -72,3 +80,16 @@ def service_cli(
             or 0
         )
     return 0
+
+
+async def _requeue(broker_path: str, limit: int) -> int:
+    from taskiq.cli.utils import import_object
+
+    from tasktracker.servicekit.jobs import requeue_parked
+
+    broker = import_object(broker_path)
+    await broker.startup()
+    try:
+        return await requeue_parked(broker, limit)
+    finally:
+        await broker.shutdown()

@@ -47,3 +47,13 @@ async def transaction(
 async def ping(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         await conn.execute(text("SELECT 1"))
+
+
+DATA_EXCEPTION_CLASS = "22"  # SQLSTATE class 22: data exception (range, encoding, format)
+
+
+def is_data_error(exc: BaseException) -> bool:
+    """A value PostgreSQL cannot store; asyncpg reports values it refuses before sending
+    with the same class. Retrying such an error can never help."""
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None) or ""
+    return str(sqlstate).startswith(DATA_EXCEPTION_CLASS)

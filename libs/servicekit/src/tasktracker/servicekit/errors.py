@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tasktracker.contracts.errors import ErrorCode, error_body
 from tasktracker.contracts.states import InvalidTransition
+from tasktracker.servicekit.db import is_data_error
 
 log = logging.getLogger(__name__)
 
@@ -29,14 +30,6 @@ _CODE_BY_STATUS = {
     503: ErrorCode.unavailable,
     504: ErrorCode.upstream_timeout,
 }
-
-
-DATA_EXCEPTION_CLASS = "22"  # SQLSTATE class 22: data exception (range, encoding, format)
-
-
-def _sqlstate(exc: DBAPIError) -> str:
-    """asyncpg's SQLSTATE, also for values it refuses before sending (as class 22)."""
-    return str(getattr(exc.orig, "sqlstate", None) or "")
 
 
 class ApiError(Exception):
@@ -90,7 +83,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _database(_: Request, exc: DBAPIError) -> JSONResponse:
         # A value PostgreSQL cannot store (out of range, a NUL byte…) is the caller's input;
         # the routes validate at the edge, this is the net under them.
-        if isinstance(exc, DataError) or _sqlstate(exc).startswith(DATA_EXCEPTION_CLASS):
+        if isinstance(exc, DataError) or is_data_error(exc):
             return error_response(400, ErrorCode.bad_request, "a value is out of range or invalid")
         log.exception("database error")
         return error_response(500, ErrorCode.internal, "internal error")

@@ -26,14 +26,24 @@ from typing import Any
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
 from taskiq import AckableMessage, BrokerMessage, TaskiqMessage, TaskiqResult
+from taskiq.kicker import AsyncKicker
 from taskiq.middlewares import SmartRetryMiddleware
 from taskiq_nats import PullBasedJetStreamBroker
 
+from tasktracker.servicekit.db import is_data_error
 from tasktracker.servicekit.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
 NOT_BEFORE_HEADER = "tt-not-before"
+
+
+class PermanentJobError(Exception):
+    """Raise from a job when trying again can never succeed: it is parked at once."""
+
+
+def is_permanent(error: BaseException) -> bool:
+    return isinstance(error, PermanentJobError) or is_data_error(error)
 
 
 class JobBroker(PullBasedJetStreamBroker):
@@ -167,14 +177,56 @@ class BackoffRetryMiddleware(SmartRetryMiddleware):
         result: TaskiqResult[Any],
         exception: BaseException,
     ) -> None:
-        await super().on_error(message, result, exception)
+        """Re-kick with backoff, or park: after the last try, or at once when no retry can help.
+
+        If the retry cannot be kicked, the job is parked instead; if it cannot be parked
+        either, this raises, so the original message is never acknowledged and JetStream
+        delivers it again — a failed job is never silently dropped.
+        """
         retries = int(message.labels.get("_retries", 0)) + 1
         max_retries = int(message.labels.get("max_retries", self.default_retry_count))
-        if retries >= max_retries and isinstance(self.broker, JobBroker):
+        if retries < max_retries and not is_permanent(exception):
+            try:
+                await super().on_error(message, result, exception)
+                return
+            except Exception as kick_error:
+                log.error("job %s could not be re-kicked: %r", message.task_id, kick_error)
+        if isinstance(self.broker, JobBroker):
             log.error(
-                "job %s %s parked after %d tries", message.task_name, message.task_id, retries
+                "job %s %s parked after %d tries: %r",
+                message.task_name,
+                message.task_id,
+                retries,
+                exception,
             )
             await self.broker.park(message, exception)
+
+
+async def requeue_parked(broker: JobBroker, limit: int = 1000) -> int:
+    """Kick parked jobs again (as new jobs, first try) and remove them from the dead-letter
+    stream. For after the cause is fixed; jobs are idempotent, so a repeat is harmless."""
+    sub = await broker.js.pull_subscribe(
+        broker.dead_letter_subject, stream=broker.dead_letter_stream, durable=None
+    )
+    requeued = 0
+    try:
+        while requeued < limit:
+            try:
+                batch = await sub.fetch(min(100, limit - requeued), timeout=1)
+            except NatsTimeoutError:
+                break
+            for msg in batch:
+                parked = json.loads(msg.data)
+                labels = {
+                    k: v for k, v in parked["labels"].items() if k not in ("_retries", "delay")
+                }
+                kicker = AsyncKicker(parked["task_name"], broker, labels)
+                await kicker.kiq(*parked["args"], **parked["kwargs"])
+                await broker.js.delete_msg(broker.dead_letter_stream, msg.metadata.sequence.stream)
+                requeued += 1
+    finally:
+        await sub.unsubscribe()
+    return requeued
 
 
 def make_job_broker(settings: ServiceSettings) -> JobBroker:
