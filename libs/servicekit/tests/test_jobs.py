@@ -43,7 +43,8 @@ async def running_worker(broker: JobBroker) -> AsyncIterator[None]:
     finally:
         finish.set()
         task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        done, _ = await asyncio.wait([task], timeout=15)
+        assert done, "the worker did not stop on cancel"
         await broker.shutdown()
 
 

@@ -111,6 +111,11 @@ class JobBroker(PullBasedJetStreamBroker):
                     batch=self.pull_consume_batch, timeout=self.pull_consume_timeout
                 )
             except NatsTimeoutError:
+                # nats-py may turn a cancellation during fetch into its TimeoutError; looping
+                # on would swallow the cancel and hang the worker's shutdown.
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise asyncio.CancelledError from None
                 continue
             for msg in batch:
                 not_before = float((msg.headers or {}).get(NOT_BEFORE_HEADER, 0))
