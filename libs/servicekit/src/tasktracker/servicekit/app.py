@@ -28,21 +28,10 @@ def service_app(title: str, runtime: ServiceRuntime, routers: Sequence[APIRouter
     app = FastAPI(title=title, lifespan=lifespan, redirect_slashes=False)
     app.state.runtime = runtime
     install_error_handlers(app)
-    app.include_router(health_router(_LazyChecks(runtime)))
+    app.include_router(health_router(runtime.readiness_checks))
     for router in routers:
         app.include_router(router)
     return app
-
-
-class _LazyChecks(dict):
-    """Readiness checks read at request time: the NATS client exists only after startup."""
-
-    def __init__(self, runtime: ServiceRuntime) -> None:
-        super().__init__()
-        self._runtime = runtime
-
-    def items(self):  # type: ignore[override]
-        return self._runtime.readiness_checks().items()
 
 
 async def get_runtime(request: Request) -> ServiceRuntime:

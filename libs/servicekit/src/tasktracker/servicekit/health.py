@@ -11,7 +11,10 @@ from fastapi.responses import JSONResponse
 ReadinessCheck = Callable[[], Awaitable[None]]
 
 
-def health_router(checks: Mapping[str, ReadinessCheck], timeout: float = 2.0) -> APIRouter:
+def health_router(
+    checks: Callable[[], Mapping[str, ReadinessCheck]], timeout: float = 2.0
+) -> APIRouter:
+    """`checks` is called per request: some exist only once the app has started."""
     router = APIRouter(tags=["health"])
 
     @router.get("/healthz")
@@ -21,7 +24,7 @@ def health_router(checks: Mapping[str, ReadinessCheck], timeout: float = 2.0) ->
     @router.get("/readyz")
     async def readyz() -> JSONResponse:
         results: dict[str, str] = {}
-        for name, check in checks.items():
+        for name, check in checks().items():
             try:
                 await asyncio.wait_for(check(), timeout)
                 results[name] = "ok"

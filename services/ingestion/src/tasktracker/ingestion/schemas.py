@@ -12,8 +12,6 @@ from tasktracker.ingestion.db.models import (
     ANALYSIS_CONCURRENCY,
     BATCH_GAP_MINUTES,
     BATCH_MAX_MESSAGES,
-    ChatBinding,
-    ParkedUpdate,
     Project,
 )
 from tasktracker.ingestion.storable import Int64, storable_text
@@ -101,15 +99,7 @@ class SourceOut(BaseModel):
     bound_by: str | None
     bound_at: datetime
 
-    @classmethod
-    def of(cls, row: ChatBinding) -> SourceOut:
-        return cls(
-            project_id=row.project_id,
-            chat_id=row.chat_id,
-            title=row.title,
-            bound_by=row.bound_by,
-            bound_at=row.bound_at,
-        )
+    model_config = ConfigDict(from_attributes=True)  # SourceOut.model_validate(binding_row)
 
 
 class BoundSource(SourceOut):
@@ -130,17 +120,7 @@ class ParkedOut(BaseModel):
     received_at: datetime
     payload: dict[str, Any]
 
-    @classmethod
-    def of(cls, row: ParkedUpdate) -> ParkedOut:
-        return cls(
-            id=row.id,
-            chat_id=row.chat_id,
-            chat_title=row.chat_title,
-            update_id=row.update_id,
-            update_kind=row.update_kind,
-            received_at=row.received_at,
-            payload=row.payload,
-        )
+    model_config = ConfigDict(from_attributes=True)  # ParkedOut.model_validate(parked_row)
 
 
 class ParkedList(BaseModel):

@@ -80,7 +80,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         if not app.state.hub.running:
             raise RuntimeError("event relay is not running")
 
-    app.include_router(health_router({"nats": nats_ready, "relay": relay_ready}))
+    app.include_router(health_router(lambda: {"nats": nats_ready, "relay": relay_ready}))
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics_page(request: Request) -> PlainTextResponse:

@@ -21,7 +21,7 @@ async def list_parked(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> ParkedList:
     rows = await parked.list_waiting(session, chat_id=chat_id, limit=limit)
-    return ParkedList(items=[ParkedOut.of(row) for row in rows])
+    return ParkedList(items=[ParkedOut.model_validate(row) for row in rows])
 
 
 @router.get("/stats")

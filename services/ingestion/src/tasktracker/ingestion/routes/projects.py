@@ -73,14 +73,16 @@ async def bind_source(
         raise conflict("chat is bound to another project", {"chat_id": body.chat_id}) from None
     if not result.created:
         response.status_code = status.HTTP_200_OK
-    source = SourceOut.of(result.binding)
+    source = SourceOut.model_validate(result.binding)
     return BoundSource(**source.model_dump(), released_parked=result.released_parked)
 
 
 @router.get("/{project_id}/sources")
 async def list_sources(project_id: Int64, session: Session) -> list[SourceOut]:
     await existing_project(session, project_id)
-    return [SourceOut.of(row) for row in await projects.list_bindings(session, project_id)]
+    return [
+        SourceOut.model_validate(row) for row in await projects.list_bindings(session, project_id)
+    ]
 
 
 @router.delete("/{project_id}/sources/{chat_id}", status_code=status.HTTP_204_NO_CONTENT)
