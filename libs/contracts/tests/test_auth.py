@@ -66,3 +66,40 @@ def test_expiry_and_jwt_payload() -> None:
         "iat": 50,
     }
     assert Claims.model_validate(payload) == claims
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"sub": "a", "exp": 1, "admin": "true"},  # a string is not a boolean
+        {"sub": "a", "exp": 1, "admin": 1},
+        {"sub": "a", "exp": 1, "projects": {"01": "pm"}},  # only canonical project keys
+        {"sub": "a", "exp": 1, "projects": {"+1": "pm"}},
+        {"sub": "a", "exp": 1, "projects": {" 1": "pm"}},
+        {"sub": "a", "exp": 1, "projects": {"1.0": "pm"}},
+        {"sub": "a", "exp": 1, "projects": {"\u0661": "pm"}},  # an Arabic-Indic digit one
+        {"sub": "a", "exp": "2000000000"},  # NumericDate is a JSON number
+        {"sub": "a", "exp": True},
+        {"sub": "a", "exp": 1, "iat": "1"},
+        {"sub": "a", "exp": 1, "nbf": "1"},
+        {"sub": "a", "exp": 1, "projects": ["1"]},
+    ],
+)
+def test_claims_have_strict_types(data: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        Claims.model_validate(data)
+
+
+@pytest.mark.parametrize("sub", ["josé", "a\r\nX-Actor: root", "tab\there", " alice", "a" * 257])
+def test_sub_must_fit_a_header_as_it_is(sub: str) -> None:
+    """`sub` is forwarded as the `X-Actor` header: ASCII, printable, no surrounding spaces."""
+    with pytest.raises(ValidationError):
+        Claims.model_validate({"sub": sub, "exp": 1})
+
+
+def test_numeric_dates_may_be_fractional() -> None:
+    claims = Claims.model_validate({"sub": "alice smith", "exp": 1.5, "iat": 1, "nbf": 0.5})
+    assert (claims.exp, claims.iat, claims.nbf) == (1, 1, 0)
+    assert Claims.model_validate({"sub": "a", "exp": 1, "projects": {"12": "pm"}}).projects == {
+        12: Role.pm
+    }

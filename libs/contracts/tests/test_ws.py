@@ -7,6 +7,9 @@ from tasktracker.contracts.envelope import RawEnvelope
 from tasktracker.contracts.subjects import Topic
 from tasktracker.contracts.ws import (
     CLOSE_REASONS,
+    MAX_CLIENT_FRAME_BYTES,
+    MAX_FRAME_ID_LENGTH,
+    MAX_TOPIC_LENGTH,
     CloseCode,
     ErrorFrame,
     EventFrame,
@@ -139,3 +142,38 @@ def test_close_codes() -> None:
     for code in CloseCode:
         assert code.reason == CLOSE_REASONS[code]
         assert 0 < len(code.reason.encode()) <= 123  # the WebSocket limit for a close reason
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"type": "ping", "id": "x" * (MAX_FRAME_ID_LENGTH + 1)},
+        {"type": "subscribe", "id": "x" * (MAX_FRAME_ID_LENGTH + 1), "topic": "space:1:*"},
+        {"type": "unsubscribe", "id": "1", "topic": "space:1:" + "x" * MAX_TOPIC_LENGTH},
+    ],
+)
+def test_ids_and_topics_that_are_echoed_back_are_capped(frame: dict[str, Any]) -> None:
+    with pytest.raises(FrameError) as info:
+        parse_client_frame(json.dumps(frame))
+    assert info.value.frame_id is None or len(info.value.frame_id) <= MAX_FRAME_ID_LENGTH
+    assert len(str(info.value)) < 120
+
+
+def test_the_longest_allowed_id_passes() -> None:
+    frame = parse_client_frame(json.dumps({"type": "ping", "id": "x" * MAX_FRAME_ID_LENGTH}))
+    assert frame == PingFrame(id="x" * MAX_FRAME_ID_LENGTH)
+
+
+def test_client_frames_over_the_size_cap_are_refused_before_parsing() -> None:
+    padded = json.dumps({"type": "ping", "id": "1", "pad": " " * MAX_CLIENT_FRAME_BYTES})
+    with pytest.raises(FrameError, match="too large"):
+        parse_client_frame(padded)
+    # Every valid frame fits: the caps on its fields keep it well under the frame cap.
+    biggest = SubscribeFrame(
+        id="x" * MAX_FRAME_ID_LENGTH, topic="t" * MAX_TOPIC_LENGTH, since=2**63 - 1
+    )
+    assert len(biggest.model_dump_json()) < MAX_CLIENT_FRAME_BYTES
+
+
+def test_too_many_sockets_close_code() -> None:
+    assert CloseCode.TOO_MANY_SOCKETS.value == 4409

@@ -15,6 +15,15 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic_core import to_json
 
+# Ids and topics come back to the client (`subscribed`, `pong`, `error`), so a client could make
+# the gateway hold and send back whatever it sent: both are capped, and so is the whole frame.
+MAX_FRAME_ID_LENGTH = 128
+MAX_TOPIC_LENGTH = 64  # `space:<project id>:knowledge_extraction` is 40 characters at most
+MAX_CLIENT_FRAME_BYTES = 4096  # the largest valid frame is well under 1 KB
+
+FrameId = Annotated[str, Field(max_length=MAX_FRAME_ID_LENGTH)]
+ClientTopicName = Annotated[str, Field(max_length=MAX_TOPIC_LENGTH)]
+
 
 class _ClientFrameBase(BaseModel):
     # Unknown keys are refused so a misspelt `since` fails loudly instead of replaying nothing.
@@ -23,20 +32,20 @@ class _ClientFrameBase(BaseModel):
 
 class SubscribeFrame(_ClientFrameBase):
     type: Literal["subscribe"] = "subscribe"
-    id: str
-    topic: str
+    id: FrameId
+    topic: ClientTopicName
     since: int | None = Field(default=None, ge=0)  # last seq seen; replay everything after it
 
 
 class UnsubscribeFrame(_ClientFrameBase):
     type: Literal["unsubscribe"] = "unsubscribe"
-    id: str
-    topic: str
+    id: FrameId
+    topic: ClientTopicName
 
 
 class PingFrame(_ClientFrameBase):
     type: Literal["ping"] = "ping"
-    id: str | None = None
+    id: FrameId | None = None
 
 
 ClientFrame = Annotated[SubscribeFrame | UnsubscribeFrame | PingFrame, Field(discriminator="type")]
@@ -130,11 +139,15 @@ def _frame_id(raw: str | bytes) -> str | None:
     except ValueError:
         return None
     frame_id = value.get("id") if isinstance(value, dict) else None
-    return frame_id if isinstance(frame_id, str) else None
+    if isinstance(frame_id, str) and len(frame_id) <= MAX_FRAME_ID_LENGTH:
+        return frame_id
+    return None
 
 
 def parse_client_frame(raw: str | bytes) -> ClientFrame:
     """Parse one client text frame; raises FrameError with a short, client-safe message."""
+    if len(raw) > MAX_CLIENT_FRAME_BYTES:  # characters of a str: at most 4 bytes each
+        raise FrameError(f"frame too large (at most {MAX_CLIENT_FRAME_BYTES} bytes)")
     try:
         return _client_frame_adapter.validate_json(raw)
     except ValidationError as exc:
@@ -186,6 +199,9 @@ class CloseCode(IntEnum):
     """The client broke the protocol (e.g. a binary or oversized frame)."""
     UNAUTHORIZED = 4401
     """Token missing, invalid or expired (also sent when it expires mid-connection)."""
+    TOO_MANY_SOCKETS = 4409
+    """The token or the client address already holds as many sockets as allowed; close one
+    before reconnecting (reconnecting at once would be refused the same way)."""
     SLOW_CONSUMER = 4429
     """The client read too slowly and its send queue filled up; reconnect with `since`."""
 
@@ -204,6 +220,7 @@ CLOSE_REASONS: Mapping[CloseCode, str] = MappingProxyType(
         CloseCode.SERVICE_RESTART: "server restarting",
         CloseCode.BAD_PROTOCOL: "protocol error",
         CloseCode.UNAUTHORIZED: "unauthorized: token missing, invalid or expired",
+        CloseCode.TOO_MANY_SOCKETS: "too many connections for this token or address",
         CloseCode.SLOW_CONSUMER: "slow consumer: send queue full",
     }
 )
