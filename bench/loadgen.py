@@ -1,0 +1,230 @@
+"""Load generators: `wrk` for the most requests a server answers (closed loop), with a Python
+fallback when wrk is missing; and an open-loop generator at a fixed rate.
+
+`wrk` is used when found on PATH (Debian: `apt-get install -y wrk`; `make bench` installs it
+when it can). Without it, several client processes each keep keep-alive HTTP/1.1 connections
+busy over plain asyncio streams (httpx would measure itself, not the server). Either way every
+webhook request carries a distinct update (`bench/telegram.lua` does it in wrk).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import functools
+import json
+import multiprocessing as mp
+import re
+import secrets
+import shutil
+import subprocess
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from bench.infra import percentile
+
+SAMPLE = Path(__file__).parents[1] / "services/ingestion/tests/samples/text.json"
+LUA = Path(__file__).with_name("telegram.lua")
+UPDATE_MARK, MESSAGE_MARK = 900000000001, 900000002
+
+
+def telegram_update(
+    update_id: int, chat_id: int, message_id: int, text: str | None = None
+) -> bytes:
+    """The sample update (services/ingestion/tests/samples/text.json) with these ids."""
+    update = copy.deepcopy(_sample())
+    update["update_id"] = update_id
+    update["message"]["message_id"] = message_id
+    update["message"]["chat"]["id"] = chat_id
+    if text is not None:
+        update["message"]["text"] = text
+    return json.dumps(update).encode()
+
+
+@functools.cache
+def _sample() -> dict:
+    return json.loads(SAMPLE.read_text())
+
+
+def fresh_update_base() -> int:
+    return (1 + secrets.randbelow(9 * 10**6)) * 10**9
+
+
+@dataclass
+class Load:
+    """What a closed-loop run measured."""
+
+    tool: str
+    requests: int
+    seconds: float
+    statuses: Counter[int] = field(default_factory=Counter)
+    latency_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def ok(self) -> int:
+        return self.statuses.get(200, 0)
+
+    def summary(self) -> str:
+        lat = ", ".join(f"{k} {v:.1f} ms" for k, v in self.latency_ms.items())
+        statuses = dict(self.statuses)
+        return f"{self.requests} requests, {self.tool}; {lat}; statuses {statuses}"
+
+
+# -- closed loop: wrk, else Python client processes ---------------------------------------------
+
+
+def wrk_available() -> bool:
+    return shutil.which("wrk") is not None
+
+
+def closed_loop(
+    url: str,
+    *,
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
+    webhook_chat: int | None = None,
+    connections: int = 16,
+    seconds: float = 10,
+    force_python: bool = False,
+) -> Load:
+    """As many requests as `connections` keep-alive connections get answered in `seconds`.
+    With `webhook_chat`, each request is a POST of a distinct update in that chat."""
+    headers = headers or {}
+    if wrk_available() and not force_python:
+        return _wrk(url, method, headers, webhook_chat, connections, seconds)
+    return _python_closed_loop(url, method, headers, webhook_chat, connections, seconds)
+
+
+def _wrk(url, method, headers, webhook_chat, connections, seconds) -> Load:
+    argv = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency"]
+    for name, value in headers.items():
+        argv += ["-H", f"{name}: {value}"]
+    with tempfile.NamedTemporaryFile("wb", suffix=".json") as template:
+        if webhook_chat is not None:
+            template.write(telegram_update(UPDATE_MARK, webhook_chat, MESSAGE_MARK))
+            template.flush()
+            argv += ["-s", str(LUA), url, "--", template.name, str(fresh_update_base())]
+        else:
+            argv += [url]
+        output = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    return parse_wrk(output)
+
+
+def parse_wrk(output: str) -> Load:
+    done = re.search(r"(\d+) requests in ([\d.]+)(\w+)", output)
+    assert done, output
+    unit = {"ms": 0.001, "s": 1.0, "m": 60.0}[done.group(3)]
+    requests, seconds = int(done.group(1)), float(done.group(2)) * unit
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    failed = int(non_2xx.group(1)) if non_2xx else 0
+    errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    statuses: Counter[int] = Counter({200: requests - failed})
+    if failed:
+        statuses[0] += failed  # wrk says only "not 2xx/3xx"
+    if errors:
+        statuses[-1] += sum(int(n) for n in errors.groups())
+    latency = {}
+    for q, value, unit_ in re.findall(r"^\s+(50|90|99)%\s+([\d.]+)(us|ms|s)\s*$", output, re.M):
+        latency[f"p{q}"] = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit_]
+    return Load("wrk", requests, seconds, statuses, latency)
+
+
+class RawConnection:
+    """One keep-alive HTTP/1.1 connection over asyncio streams."""
+
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        parsed = httpx.URL(url)
+        self.host, self.port = parsed.host, parsed.port or 80
+        self.head = "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode()
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, method: str, path: str, body: bytes = b"") -> int:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        self.writer.write(
+            b"%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n%s\r\n"
+            % (method.encode(), path.encode(), self.host.encode(), len(body), self.head)
+            + body
+        )
+        await self.writer.drain()
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        length = next(
+            int(line.split(":", 1)[1])
+            for line in lines
+            if line.lower().startswith("content-length")
+        )
+        await self.reader.readexactly(length)
+        return int(lines[0].split()[1])
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def _python_closed_loop(url, method, headers, webhook_chat, connections, seconds) -> Load:
+    processes = 2
+    ctx = mp.get_context("spawn")
+    shares = [connections // processes + (i < connections % processes) for i in range(processes)]
+    with ctx.Pool(processes) as pool:
+        args = [
+            (url, method, headers, webhook_chat, share, seconds, fresh_update_base())
+            for share in shares
+            if share
+        ]
+        results = pool.starmap(_client_process, args)
+    statuses: Counter[int] = Counter()
+    latencies: list[float] = []
+    elapsed = 0.0
+    for counts, lat, took in results:
+        statuses.update(counts)
+        latencies += lat
+        elapsed = max(elapsed, took)
+    latency = {f"p{q}": percentile(latencies, q / 100) for q in (50, 90, 99)} if latencies else {}
+    return Load("python", len(latencies), elapsed, statuses, latency)
+
+
+def _client_process(url, method, headers, webhook_chat, connections, seconds, base):
+    return asyncio.run(_clients(url, method, headers, webhook_chat, connections, seconds, base))
+
+
+async def _clients(url, method, headers, webhook_chat, connections, seconds, base):
+    parsed = httpx.URL(url)
+    path = parsed.raw_path.decode()
+    statuses: Counter[int] = Counter()
+    latencies: list[float] = []
+    counter = iter(range(10**9))
+    if webhook_chat is not None:
+        headers = {**headers, "Content-Type": "application/json"}
+    started = time.monotonic()
+    deadline = started + seconds
+
+    async def one_connection() -> None:
+        connection = RawConnection(url, headers)
+        try:
+            while time.monotonic() < deadline:
+                body = b""
+                if webhook_chat is not None:
+                    n = next(counter)
+                    body = telegram_update(base + n, webhook_chat, n + 1)
+                sent = time.perf_counter()
+                statuses[await connection.request(method, path, body)] += 1
+                latencies.append((time.perf_counter() - sent) * 1000)
+        finally:
+            connection.close()
+
+    await asyncio.gather(*(one_connection() for _ in range(connections)))
+    return statuses, latencies, time.monotonic() - started
