@@ -77,6 +77,8 @@ def gateway_settings(nats_url: str, upstream: str | None = None, **overrides: An
         "jwt_secret": SECRET,
         "routes": routes,
         "log_level": "WARNING",
+        "jwt_leeway_seconds": 0,  # so that a test token expires when its test says
+        "metrics": "public",
     }
     values.update(overrides)
     return GatewaySettings(**values)
@@ -173,6 +175,7 @@ def process_env(nats_url: str, **extra: str) -> dict[str, str]:
         "TT_GATEWAY_NATS_URL": nats_url,
         "TT_GATEWAY_JWT_SECRET": SECRET,
         "TT_GATEWAY_LOG_LEVEL": "WARNING",
+        "TT_GATEWAY_METRICS": "public",
         **extra,
     }
 

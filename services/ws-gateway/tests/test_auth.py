@@ -144,3 +144,65 @@ def test_parse_project_role():
     for bad in ("1", "x=pm", "1=boss", "0=pm", "-2=viewer"):
         with pytest.raises(ValueError):
             parse_project_role(bad)
+
+
+def test_default_leeway_absorbs_a_few_seconds_of_clock_skew():
+    verifier = TokenVerifier.from_settings(GatewaySettings(jwt_secret=SECRET))
+    now = int(time.time())
+    skewed = {"sub": "a", "exp": now - 2, "iat": now + 2, "nbf": now + 2}
+    assert verifier.verify(jwt.encode(skewed, SECRET)).sub == "a"
+    with pytest.raises(AuthError, match="expired"):
+        verifier.verify(jwt.encode({"sub": "a", "exp": now - 60}, SECRET))
+    with pytest.raises(AuthError):
+        verifier.verify(jwt.encode({"sub": "a", "exp": now + 600, "nbf": now + 60}, SECRET))
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"sub": "josé"},  # forwarded as the X-Actor header: ASCII only
+        {"sub": "a", "admin": "true"},
+        {"sub": "a", "projects": {"01": "admin"}},
+        {"sub": "a", "nbf": "0"},
+    ],
+)
+def test_claims_of_the_wrong_type_are_refused(claims):
+    with pytest.raises(AuthError, match="claims"):
+        HS.verify(jwt.encode({"exp": 2_000_000_000, **claims}, SECRET))
+
+
+def test_rs256_issuer_and_audience_of_a_shared_identity_provider(rsa_keys):
+    private, public = rsa_keys
+    settings = GatewaySettings(
+        jwt_algorithm="RS256",
+        jwt_public_key=public.decode(),
+        jwt_issuer="https://idp.example",
+        jwt_audience="tasktracker",
+    )
+    verifier = TokenVerifier.from_settings(settings)
+    base = {"sub": "bob", "exp": 2_000_000_000, "admin": True}
+
+    def signed(**claims):
+        return jwt.encode({**base, **claims}, private, algorithm="RS256")
+
+    ok = verifier.verify(signed(iss="https://idp.example", aud=["other", "tasktracker"]))
+    assert ok.admin is True
+    for claims in (
+        {"aud": "tasktracker"},  # no issuer
+        {"iss": "https://idp.example"},  # no audience
+        {"iss": "https://evil.example", "aud": "tasktracker"},
+        {"iss": "https://idp.example", "aud": "another-app"},
+    ):
+        with pytest.raises(AuthError):
+            verifier.verify(signed(**claims))
+
+
+def test_a_bad_rs256_key_fails_at_start(tmp_path):
+    garbage = tmp_path / "public.pem"
+    garbage.write_text("-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----\n")
+    for settings in (
+        GatewaySettings(jwt_algorithm="RS256", jwt_public_key="not a key"),
+        GatewaySettings(jwt_algorithm="RS256", jwt_public_key_file=garbage),
+    ):
+        with pytest.raises(ValueError, match="public key"):
+            create_app(settings)

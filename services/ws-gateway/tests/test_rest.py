@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 
 import httpx
+import jwt
 import pytest
 import uvicorn
+
+from tasktracker.gateway.auth import issue_token
 
 from .helpers import (
     SECRET,
@@ -144,8 +148,10 @@ async def test_project_list_and_create_need_global_admin(gw, project_ids):
 async def test_missing_expired_and_malformed_tokens(gw, project_ids):
     pid = next(project_ids)
     path = f"/api/projects/{pid}/runs"
-    expired = token({pid: "admin"}, ttl=1)
-    await asyncio.sleep(1.1)
+    # Expired well beyond the leeway for clock skew.
+    expired = issue_token(
+        SECRET, sub="alice", projects={pid: "admin"}, ttl_seconds=60, now=time.time() - 3600
+    )
     for headers in (
         {},
         auth("garbage"),
@@ -172,6 +178,31 @@ async def test_webhook_passes_without_a_token(gw):
     seen = upstream_headers(response.json())
     assert seen["x-telegram-bot-api-secret-token"] == ["s3cret"]
     assert "x-actor" not in seen
+
+
+async def test_non_ascii_headers_pass_through_as_bytes(gw, project_ids):
+    """Browsers send UTF-8 cookies; HTTP headers are bytes, and the gateway forwards them as
+    they came, on an authenticated call and on the public webhook alike."""
+    pid = next(project_ids)
+    cookie = "name=José; city=Zürich".encode()
+    for method, path, headers in (
+        ("GET", f"/api/projects/{pid}/messages", auth(token({pid: "viewer"}))),
+        ("POST", "/webhook/telegram", {"X-Telegram-Bot-Api-Secret-Token": "s"}),
+    ):
+        response = await gw.request(method, path, headers={**headers, "Cookie": cookie})
+        assert response.is_success, response.text
+        seen = upstream_headers(response.json())
+        assert [value.encode("latin-1") for value in seen["cookie"]] == [cookie]
+
+
+async def test_a_non_ascii_subject_is_unauthorized(gw, project_ids):
+    pid = next(project_ids)
+    claims = {"sub": "josé", "projects": {str(pid): "viewer"}, "exp": 2_000_000_000}
+    response = await gw.get(
+        f"/api/projects/{pid}/messages", headers=auth(jwt.encode(claims, SECRET))
+    )
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "unauthorized"
 
 
 async def test_unknown_and_ambiguous_paths(gw, project_ids):

@@ -59,17 +59,17 @@ def test_is_recoverable():
 def test_upstream_request_headers():
     headers = upstream_request_headers(
         [
-            ("Host", "gw.example"),
-            ("Authorization", "Bearer t"),
-            ("X-Actor", "mallory"),
-            ("x-actor-roles", "admin"),
-            ("X-ACTOR-ID", "1"),
-            ("X-Request-Id", "mine"),
-            ("Connection", "keep-alive, X-Custom"),
-            ("X-Custom", "hop"),
-            ("Keep-Alive", "5"),
-            ("Content-Type", "application/json"),
-            ("X-Telegram-Bot-Api-Secret-Token", "s"),
+            (b"Host", b"gw.example"),
+            (b"Authorization", b"Bearer t"),
+            (b"X-Actor", b"mallory"),
+            (b"x-actor-roles", b"admin"),
+            (b"X-ACTOR-ID", b"1"),
+            (b"X-Request-Id", b"mine"),
+            (b"Connection", b"keep-alive, X-Custom"),
+            (b"X-Custom", b"hop"),
+            (b"Keep-Alive", b"5"),
+            (b"Content-Type", b"application/json"),
+            (b"X-Telegram-Bot-Api-Secret-Token", b"s"),
         ],
         actor="alice",
         request_id="rid",
@@ -77,51 +77,51 @@ def test_upstream_request_headers():
         scheme="https",
     )
     assert headers == [
-        ("content-type", "application/json"),
-        ("x-telegram-bot-api-secret-token", "s"),
-        ("x-request-id", "rid"),
-        ("x-actor", "alice"),
-        ("x-forwarded-for", "10.0.0.1"),
-        ("x-forwarded-host", "gw.example"),
-        ("x-forwarded-proto", "https"),
+        (b"content-type", b"application/json"),
+        (b"x-telegram-bot-api-secret-token", b"s"),
+        (b"x-request-id", b"rid"),
+        (b"x-actor", b"alice"),
+        (b"x-forwarded-for", b"10.0.0.1"),
+        (b"x-forwarded-host", b"gw.example"),
+        (b"x-forwarded-proto", b"https"),
     ]
 
 
 def test_upstream_request_headers_without_actor():
     headers = dict(
         upstream_request_headers(
-            [("X-Actor", "mallory")], actor=None, request_id="r", client_host=None, scheme="http"
+            [(b"X-Actor", b"mallory")], actor=None, request_id="r", client_host=None, scheme="http"
         )
     )
-    assert "x-actor" not in headers
+    assert b"x-actor" not in headers
 
 
 def test_client_response_headers():
     headers = client_response_headers(
         [
-            ("Content-Type", "application/json"),
-            ("Transfer-Encoding", "chunked"),
-            ("Server", "uvicorn"),
-            ("Set-Cookie", "a=1"),
-            ("Set-Cookie", "b=2"),
+            (b"Content-Type", b"application/json"),
+            (b"Transfer-Encoding", b"chunked"),
+            (b"Server", b"uvicorn"),
+            (b"Set-Cookie", b"a=1"),
+            (b"Set-Cookie", b"b=2"),
         ],
         "rid",
     )
     assert headers == [
-        ("content-type", "application/json"),
-        ("set-cookie", "a=1"),
-        ("set-cookie", "b=2"),
-        ("x-request-id", "rid"),
+        (b"content-type", b"application/json"),
+        (b"set-cookie", b"a=1"),
+        (b"set-cookie", b"b=2"),
+        (b"x-request-id", b"rid"),
     ]
 
 
 def test_client_response_headers_rewrite_an_upstream_location():
     headers = client_response_headers(
-        [("Location", "http://127.0.0.1:8001/api/projects/1/messages?x=1")],
+        [(b"Location", b"http://127.0.0.1:8001/api/projects/1/messages?x=1")],
         "rid",
         upstreams=["http://127.0.0.1:8001"],
     )
-    assert headers[0] == ("location", "/api/projects/1/messages?x=1")
+    assert headers[0] == (b"location", b"/api/projects/1/messages?x=1")
 
 
 def test_gateway_location():

@@ -29,14 +29,13 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
-    verifier = TokenVerifier(
-        settings.jwt_algorithm, settings.verification_key(), settings.jwt_leeway_seconds
-    )
+    verifier = TokenVerifier.from_settings(settings)
     limits = SessionLimits(
         send_queue_size=settings.send_queue_size,
         max_subscriptions=settings.max_subscriptions_per_socket,
         replay_batch_size=settings.replay_batch_size,
         close_timeout=settings.close_timeout_seconds,
+        token_leeway=settings.jwt_leeway_seconds,
     )
 
     @asynccontextmanager

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import jwt
 from pydantic import ValidationError
@@ -13,16 +13,55 @@ from pydantic import ValidationError
 from tasktracker.contracts.auth import Claims
 from tasktracker.contracts.enums import Role
 
+if TYPE_CHECKING:
+    from tasktracker.gateway.settings import GatewaySettings
+
 
 class AuthError(Exception):
     """No usable token; the message is safe to show the client."""
 
 
-@dataclass(frozen=True)
 class TokenVerifier:
-    algorithm: str
-    key: str | bytes
-    leeway: float = 0
+    """Checks bearer JWTs with one algorithm and one key.
+
+    The key is parsed once, here: a malformed PEM stops the gateway at start instead of
+    failing every request, and no request pays for parsing it again.
+    """
+
+    def __init__(
+        self,
+        algorithm: str,
+        key: str | bytes,
+        leeway: float = 0,
+        *,
+        issuer: str | None = None,
+        audience: str | None = None,
+    ) -> None:
+        self.algorithm = algorithm
+        try:
+            self.key: Any = jwt.get_algorithm_by_name(algorithm).prepare_key(key)
+        except (jwt.InvalidKeyError, ValueError, TypeError) as exc:
+            kind = "secret" if algorithm.startswith("HS") else "public key"
+            raise ValueError(f"the JWT {kind} for {algorithm} is not usable: {exc}") from None
+        self.leeway = leeway
+        self.issuer = issuer
+        self.audience = audience
+        self._required = [
+            "exp",
+            "sub",
+            *(["iss"] if issuer else []),
+            *(["aud"] if audience else []),
+        ]
+
+    @classmethod
+    def from_settings(cls, settings: GatewaySettings) -> TokenVerifier:
+        return cls(
+            settings.jwt_algorithm,
+            settings.verification_key(),
+            settings.jwt_leeway_seconds,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+        )
 
     def verify(self, token: str | None) -> Claims:
         if not token:
@@ -32,8 +71,14 @@ class TokenVerifier:
                 token,
                 self.key,
                 algorithms=[self.algorithm],  # never the token's own `alg` choice
-                leeway=self.leeway,
-                options={"require": ["exp", "sub"], "enforce_minimum_key_length": True},
+                leeway=self.leeway,  # on exp, nbf and iat alike
+                issuer=self.issuer,
+                audience=self.audience,
+                options={
+                    "require": self._required,
+                    "enforce_minimum_key_length": True,
+                    "verify_aud": self.audience is not None,
+                },
             )
         except jwt.ExpiredSignatureError:
             raise AuthError("token expired") from None

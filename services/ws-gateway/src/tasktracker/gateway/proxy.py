@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable
 
 import httpx
 from fastapi import APIRouter, Request
@@ -28,54 +28,59 @@ from tasktracker.servicekit.errors import error_response
 log = logging.getLogger(__name__)
 
 METHODS = ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]
+# Header names as ASGI servers and httpx give them: lower-case bytes. Values stay bytes from the
+# client to the upstream and back: HTTP headers are bytes, and a browser's UTF-8 cookie is no
+# reason to fail a request.
 HOP_BY_HOP = frozenset(
     {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
     }
 )
 # Set by the gateway, never taken from the client.
 _REQUEST_DROPPED = frozenset(
     {
-        "host",
-        "authorization",
-        "x-request-id",
-        "x-forwarded-for",
-        "x-forwarded-host",
-        "x-forwarded-proto",
-        "forwarded",
+        b"host",
+        b"authorization",
+        b"x-request-id",
+        b"x-forwarded-for",
+        b"x-forwarded-host",
+        b"x-forwarded-proto",
+        b"forwarded",
     }
 )
-_RESPONSE_DROPPED = frozenset({"server", "date", "x-request-id"})  # the gateway sets its own
+_RESPONSE_DROPPED = frozenset({b"server", b"date", b"x-request-id"})  # the gateway sets its own
+
+RawHeaders = list[tuple[bytes, bytes]]
 
 
 class BodyTooLarge(Exception):
     pass
 
 
-def _connection_listed(headers: Iterable[tuple[str, str]]) -> set[str]:
-    listed: set[str] = set()
+def _connection_listed(headers: Iterable[tuple[bytes, bytes]]) -> set[bytes]:
+    listed: set[bytes] = set()
     for name, value in headers:
-        if name == "connection":
-            listed.update(token.strip().lower() for token in value.split(","))
+        if name == b"connection":
+            listed.update(token.strip().lower() for token in value.split(b","))
     return listed
 
 
 def upstream_request_headers(
-    headers: Sequence[tuple[str, str]],
+    headers: Iterable[tuple[bytes, bytes]],
     *,
     actor: str | None,
     request_id: str,
     client_host: str | None,
     scheme: str,
-) -> list[tuple[str, str]]:
+) -> RawHeaders:
     """Client headers minus hop-by-hop, credentials and every `X-Actor*`, plus the caller's
     identity as the gateway established it. Names are lower-case."""
     lowered = [(name.lower(), value) for name, value in headers]
@@ -83,34 +88,38 @@ def upstream_request_headers(
     kept = [
         (name, value)
         for name, value in lowered
-        if name not in dropped and not name.startswith("x-actor")
+        if name not in dropped and not name.startswith(b"x-actor")
     ]
-    host = next((value for name, value in lowered if name == "host"), None)
-    kept.append(("x-request-id", request_id))
+    host = next((value for name, value in lowered if name == b"host"), None)
+    kept.append((b"x-request-id", request_id.encode()))
     if actor is not None:
-        kept.append(("x-actor", actor))
+        kept.append((b"x-actor", actor.encode("ascii")))  # `Claims.sub` is printable ASCII
     if client_host:
-        kept.append(("x-forwarded-for", client_host))
+        kept.append((b"x-forwarded-for", client_host.encode("latin-1")))
     if host:
-        kept.append(("x-forwarded-host", host))
-    kept.append(("x-forwarded-proto", scheme))
+        kept.append((b"x-forwarded-host", host))
+    kept.append((b"x-forwarded-proto", scheme.encode("latin-1")))
     return kept
 
 
 def client_response_headers(
-    headers: Sequence[tuple[str, str]], request_id: str, upstreams: Iterable[str] = ()
-) -> list[tuple[str, str]]:
+    headers: Iterable[tuple[bytes, bytes]], request_id: str, upstreams: Iterable[str] = ()
+) -> RawHeaders:
     """Upstream headers minus hop-by-hop ones, with a `Location` on an upstream's own address
     turned into the gateway path it stands for (see `routing.gateway_location`)."""
     lowered = [(name.lower(), value) for name, value in headers]
     dropped = HOP_BY_HOP | _RESPONSE_DROPPED | _connection_listed(lowered)
     kept = [
-        (name, gateway_location(value, upstreams) if name == "location" else value)
+        (name, _location(value, upstreams) if name == b"location" else value)
         for name, value in lowered
         if name not in dropped
     ]
-    kept.append(("x-request-id", request_id))
+    kept.append((b"x-request-id", request_id.encode()))
     return kept
+
+
+def _location(value: bytes, upstreams: Iterable[str]) -> bytes:
+    return gateway_location(value.decode("latin-1"), upstreams).encode("latin-1")
 
 
 async def _limited(stream: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
@@ -126,11 +135,11 @@ async def _limited(stream: AsyncIterator[bytes], limit: int) -> AsyncIterator[by
 class UpstreamResponse(Response):
     """Streams an upstream response through unchanged and always releases its connection."""
 
-    def __init__(self, upstream: httpx.Response, headers: list[tuple[str, str]]) -> None:
+    def __init__(self, upstream: httpx.Response, headers: RawHeaders) -> None:
         self.upstream = upstream
         self.status_code = upstream.status_code
         self.background = None
-        self.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+        self.raw_headers = headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -199,7 +208,7 @@ class Proxy:
             request.method,
             url,
             headers=upstream_request_headers(
-                request.headers.items(),
+                request.scope["headers"],
                 actor=actor,
                 request_id=request_id,
                 client_host=request.client.host if request.client else None,
@@ -224,9 +233,7 @@ class Proxy:
         except httpx.TransportError as exc:
             log.warning("upstream %s failed: %r", upstream, exc)
             return _error(502, ErrorCode.unavailable, "upstream service failed", request_id)
-        headers = client_response_headers(
-            answer.headers.multi_items(), request_id, self.routes.upstreams
-        )
+        headers = client_response_headers(answer.headers.raw, request_id, self.routes.upstreams)
         return UpstreamResponse(answer, headers)
 
 

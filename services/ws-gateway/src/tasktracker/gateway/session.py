@@ -44,6 +44,7 @@ class SessionLimits:
     max_subscriptions: int = 100
     replay_batch_size: int = 256
     close_timeout: float = 5.0
+    token_leeway: float = 0.0  # an open socket lives until `exp` plus the verifier's leeway
 
 
 class Session:
@@ -86,7 +87,8 @@ class Session:
     async def run(self) -> None:
         self._hub.stats.sockets += 1
         loop = asyncio.get_running_loop()
-        expiry = loop.call_later(max(0.0, self._claims.exp - time.time()), self._expire)
+        lifetime = self._claims.exp + self._limits.token_leeway - time.time()
+        expiry = loop.call_later(max(0.0, lifetime), self._expire)
         reader = asyncio.create_task(self._read(), name="ws-read")
         writer = asyncio.create_task(self._write(), name="ws-write")
         try:

@@ -46,7 +46,12 @@ class GatewaySettings(NatsSettings):
     jwt_public_key: str | None = None
     jwt_public_key_file: Path | None = None
     jwt_private_key_file: Path | None = None
-    jwt_leeway_seconds: float = Field(default=0, ge=0)
+    # Clock skew allowed on `exp`, `nbf` and `iat`, between the gateway and whoever signs.
+    jwt_leeway_seconds: float = Field(default=5, ge=0, le=300)
+    # With a shared identity provider (RS256), a token must name it (`iss`) and this
+    # application among its audiences (`aud`); unset, neither claim is checked.
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
 
     # REST routing.
     routes: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_ROUTES))
