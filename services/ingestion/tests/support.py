@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tasktracker.contracts.envelope import Envelope, RawEnvelope
 from tasktracker.contracts.subjects import Topic, space_filter
-from tasktracker.ingestion.db.models import Message, outbox
+from tasktracker.ingestion.db.models import Message, SkippedUpdate, outbox
 from tasktracker.ingestion.domain import MESSAGE_UPDATE_KINDS
 from tasktracker.ingestion.settings import IngestionSettings
 
@@ -42,7 +42,7 @@ def new_update_id() -> int:
 
 
 def sample(name: str, *, chat_id: int, message_id: int | None = None, **changes: Any) -> dict:
-    """A sample update moved to `chat_id` with a fresh update id.
+    """A sample update (`name` relative to samples/) moved to `chat_id` with a fresh update id.
 
     `changes` are set on the update's message (e.g. text=..., edit_date=...).
     """
@@ -76,42 +76,40 @@ def _set_update_id(value: Any) -> Callable[[dict], None]:
     return lambda update: update.update(update_id=value)
 
 
-# Updates aiogram accepts but PostgreSQL can't store (the worker would fail on every try):
-# name → (how to spoil a "text" sample, where the webhook's 400 points).
-UNSTORABLE: dict[str, tuple[Callable[[dict], None], list]] = {
-    "update_id over int64": (_set_update_id(2**63), ["update_id"]),
-    "update_id 10**20": (_set_update_id(10**20), ["update_id"]),
-    "chat id under int64": (
-        _message_change(("chat", "id"), -(2**63) - 1),
-        ["message", "chat", "id"],
-    ),
-    "message_id over int64": (_message_change(("message_id",), 10**20), ["message", "message_id"]),
-    "NUL in text": (_message_change(("text",), "a\x00b"), ["message", "text"]),
-    "NUL in a name": (
-        _message_change(("from", "first_name"), "\x00"),
-        ["message", "from", "first_name"],
-    ),
-    "NUL in a key": (_message_change(("odd\x00key",), 1), ["message", "odd\x00key"]),
+# Updates holding values PostgreSQL can't store as they are. Once refused with 400 (and so lost),
+# now each is acknowledged: name → (how to spoil a "text" sample, what the worker makes of it:
+# "stored" after repairing the jsonb, or "unusable" when a column can't hold the value).
+HOSTILE: dict[str, tuple[Callable[[dict], None], str]] = {
+    "update_id over int64": (_set_update_id(2**63), "unusable"),
+    "update_id 10**20": (_set_update_id(10**20), "unusable"),
+    "update_id under int64": (_set_update_id(-(2**63) - 1), "unusable"),
+    "chat id under int64": (_message_change(("chat", "id"), -(2**63) - 1), "unusable"),
+    "message_id over int64": (_message_change(("message_id",), 10**20), "unusable"),
+    "author id over int64": (_message_change(("from", "id"), 2**64), "unusable"),
+    "date as an ISO string": (_message_change(("date",), "0001-01-01T00:00:00+05:00"), "unusable"),
+    "date beyond year 9999": (_message_change(("date",), 10**15), "unusable"),
+    "message not an object": (lambda update: update.update(message=[1, 2]), "unusable"),
+    "message without chat": (lambda update: update["message"].pop("chat"), "unusable"),
+    "NUL in text": (_message_change(("text",), "a\x00b"), "stored"),
+    "NUL in a name": (_message_change(("from", "first_name"), "\x00"), "stored"),
+    "NUL in a key": (_message_change(("odd\x00key",), 1), "stored"),
     "NUL deep in an unknown field": (
         _message_change(("extra", "list"), [1, {"x": "\x00"}]),
-        ["message", "extra", "list", 1, "x"],
+        "stored",
     ),
-    "unpaired surrogate": (_message_change(("text",), "a\ud800b"), ["message", "text"]),
-    "update_id digits over int64": (_set_update_id(str(10**20)), ["update_id"]),
-    "date before year 1 in UTC": (
-        _message_change(("date",), "0001-01-01T00:00:00+05:00"),
-        ["message", "sent_at"],
-    ),
-    "infinite number": (_message_change(("extra", "n"), float("inf")), ["message", "extra", "n"]),
-    "not a number": (_message_change(("extra", "n"), float("nan")), ["message", "extra", "n"]),
+    "unpaired surrogate": (_message_change(("text",), "a\ud800b"), "stored"),
+    "unpaired surrogate in a key": (_message_change(("\udfff",), "x"), "stored"),
+    "integer over int64 in an unknown field": (_message_change(("extra",), 10**30), "stored"),
+    "infinite number": (_message_change(("extra", "n"), float("inf")), "stored"),
+    "not a number": (_message_change(("extra", "n"), float("nan")), "stored"),
 }
 
 
-def unstorable_update(case: str, chat_id: int) -> tuple[dict, list]:
-    spoil, loc = UNSTORABLE[case]
+def hostile_update(case: str, chat_id: int) -> tuple[dict, str]:
+    spoil, expected = HOSTILE[case]
     update = sample("text", chat_id=chat_id)
     spoil(update)
-    return update, loc
+    return update, expected
 
 
 async def post_update(
@@ -142,11 +140,20 @@ async def create_project(client: httpx.AsyncClient, name: str = "Acme", **settin
 
 
 async def bind(client: httpx.AsyncClient, project_id: int, chat_id: int) -> httpx.Response:
+    """A global admin's direct binding."""
     return await client.post(
-        f"/api/projects/{project_id}/sources",
-        json={"chat_id": chat_id, "title": "Acme Team"},
+        "/api/ingestion/bindings",
+        json={"project_id": project_id, "chat_id": chat_id, "title": "Acme Team"},
         headers={"X-Actor": "admin@example.com"},
     )
+
+
+async def bind_code(client: httpx.AsyncClient, project_id: int) -> str:
+    response = await client.post(
+        f"/api/projects/{project_id}/sources/bind-codes", headers={"X-Actor": "pm@example.com"}
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["code"]
 
 
 async def bound_project(client: httpx.AsyncClient) -> tuple[int, int]:
@@ -230,3 +237,9 @@ async def reserve_project_ids(engine: AsyncEngine, project_ids: itertools.count,
     block = [next(project_ids) for _ in range(n)]
     async with engine.begin() as conn:
         await conn.execute(text(f"ALTER TABLE projects ALTER COLUMN id RESTART WITH {block[0]}"))
+
+
+async def skipped_update(engine: AsyncEngine, update_id: int) -> SkippedUpdate | None:
+    async with engine.connect() as conn:
+        stmt = select(SkippedUpdate).where(SkippedUpdate.update_id == update_id)
+        return (await conn.execute(stmt)).first()

@@ -1,4 +1,4 @@
-"""Unit tests: a Telegram Update (aiogram's typed model) → the message ingestion stores."""
+"""Unit tests: a Telegram update (a decoded JSON object) → what ingestion stores."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from aiogram.types import Update
 
 from tasktracker.contracts.enums import MessageKind
 from tasktracker.ingestion.domain import (
     IgnoredUpdate,
     IncomingMessage,
+    UnusableUpdate,
     normalize_update,
     update_kind,
 )
@@ -24,7 +24,7 @@ def load(name: str) -> dict:
 
 
 def normalized(payload: dict) -> IncomingMessage:
-    result = normalize_update(Update.model_validate(payload))
+    result = normalize_update(payload)
     assert isinstance(result, IncomingMessage)
     return result
 
@@ -203,13 +203,14 @@ def test_forum_topic_root_is_not_a_reply():
     [("my_chat_member", "my_chat_member"), ("unknown_kind", "message_story_reaction")],
 )
 def test_other_update_kinds_are_ignored(name, kind):
-    result = normalize_update(Update.model_validate(load(name)))
+    result = normalize_update(load(name))
     assert isinstance(result, IgnoredUpdate)
     assert (result.update_kind, result.update_id) == (kind, load(name)["update_id"])
 
 
 def test_update_kind_of_an_empty_update():
-    assert update_kind(Update.model_validate({"update_id": 3})) == "unknown"
+    assert update_kind({"update_id": 3}) == "unknown"
+    assert normalize_update({"update_id": 3}) == IgnoredUpdate(3, "unknown")
 
 
 def test_private_chat_has_no_title_and_profile_name_falls_back():
@@ -221,3 +222,107 @@ def test_private_chat_has_no_title_and_profile_name_falls_back():
     msg = normalized(payload)
     assert msg.chat_title is None
     assert msg.author.display_name == "ann"
+
+
+@pytest.mark.parametrize(
+    ("origin", "expected"),
+    [
+        # Union tags the Bot API may add: whatever names someone is used, else nothing.
+        ({"type": "bot_2031", "date": 1, "sender_user": {"id": 9, "first_name": "Zed"}}, "Zed"),
+        (
+            {"type": "story_2031", "date": 1, "chat": {"id": -7, "type": "channel", "title": "N"}},
+            "N",
+        ),
+        ({"type": "story_2031", "date": 1, "story_id": 4}, None),
+        ({"type": "user", "date": 1, "sender_user": {"id": "not an id"}}, None),
+        ("not an object", None),
+    ],
+)
+def test_forward_origin_of_unknown_or_odd_shape_is_best_effort(origin, expected):
+    msg = normalized(message_update(text="fwd", forward_origin=origin))
+    assert msg.forwarded_from == expected and msg.text == "fwd"
+
+
+def test_forward_fields_before_forward_origin():
+    legacy = {"forward_from": {"id": 3, "is_bot": False, "first_name": "Carol", "username": "c"}}
+    assert normalized(message_update(text="x", **legacy)).forwarded_from == "Carol (@c)"
+    signed = {"forward_from_chat": {"id": -5, "type": "channel", "title": "News"}}
+    signed["forward_signature"] = "Ed"
+    assert normalized(message_update(text="x", **signed)).forwarded_from == "News (Ed)"
+
+
+def test_reply_to_a_message_with_fields_nobody_knows_yet():
+    replied = {
+        "message_id": 9,
+        "date": 1718000000,
+        "chat": {"id": -1001, "type": "supergroup", "title": "Team"},
+        "forward_origin": {"type": "story_2031", "date": 1},
+        "hologram": {"depth": 3},
+    }
+    assert normalized(message_update(text="re", reply_to_message=replied)).reply_to_message_id == 9
+
+
+@pytest.mark.parametrize(
+    ("content", "kind"),
+    [
+        ({"animation": {}, "document": {}}, MessageKind.animation),
+        ({"venue": {}, "location": {}}, MessageKind.location),
+        ({"checklist": {"title": "t", "tasks": []}}, MessageKind.other),
+        ({"hologram": {"depth": 3}}, MessageKind.service),  # a key we don't know yet
+        ({"hologram": {"depth": 3}, "caption": "look"}, MessageKind.other),
+        ({"gift": {"star_count": 15}}, MessageKind.service),
+        ({}, MessageKind.other),  # no content at all
+    ],
+)
+def test_kind_from_the_keys_present(content, kind):
+    assert normalized(message_update(**content)).kind is kind
+
+
+def test_unknown_chat_type_is_stored():
+    chat = {"id": -1001, "type": "guild_2031", "title": "Guild"}
+    msg = normalized(message_update(text="hi", chat=chat))
+    assert (msg.chat_id, msg.chat_title) == (-1001, "Guild")
+
+
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        ({"chat": None}, "message.chat"),
+        ({"message_id": 2**63}, "message.message_id"),
+        ({"message_id": "10"}, "message.message_id"),  # a string is no id
+        ({"message_id": True}, "message.message_id"),  # nor is a bool
+        ({"date": "2024-06-10T06:13:20Z"}, "message.date"),
+        ({"date": 10**15}, "message.date"),
+        ({"from": {"id": -(2**63) - 1, "first_name": "A"}}, "message.from.id"),
+        ({"text": 5}, "message.text"),
+        ({"reply_to_message": {"message_id": 2**64}}, "message.reply_to_message.message_id"),
+    ],
+)
+def test_a_message_that_cannot_be_stored_as_it_is_is_unusable_with_the_reason(change, where):
+    payload = message_update(text="x")
+    payload["message"].update(change)
+    result = normalize_update(payload)
+    assert isinstance(result, UnusableUpdate)
+    assert (result.update_id, result.update_kind) == (1, "message")
+    assert result.reason.startswith(where)
+
+
+def test_edit_date_that_is_no_time_is_unusable():
+    payload = {"update_id": 4, "edited_message": load("edited")["edited_message"]}
+    payload["edited_message"]["edit_date"] = 10**15
+    result = normalize_update(payload)
+    assert isinstance(result, UnusableUpdate)
+    assert result.reason == "edited_message.edit_date is not a Unix time"
+
+
+@pytest.mark.parametrize("update_id", [2**63, -(2**63) - 1, 10**40])
+def test_update_id_beyond_64_bits_is_unusable_whatever_its_kind(update_id):
+    for payload in ({**load("text"), "update_id": update_id}, {"update_id": update_id}):
+        result = normalize_update(payload)
+        assert isinstance(result, UnusableUpdate) and "update_id" in result.reason
+        assert result.update_id == update_id
+
+
+def test_a_message_update_that_is_no_object_is_unusable():
+    result = normalize_update({"update_id": 5, "channel_post": "text"})
+    assert result == UnusableUpdate(5, "channel_post", "channel_post is not an object")

@@ -6,7 +6,7 @@ import gc
 
 from fastapi import FastAPI
 
-from tasktracker.ingestion.routes import messages, parked, projects, webhook
+from tasktracker.ingestion.routes import bindings, messages, parked, projects, sources, webhook
 from tasktracker.ingestion.settings import IngestionSettings
 from tasktracker.servicekit.app import service_app
 from tasktracker.servicekit.jobs import make_job_broker
@@ -22,7 +22,14 @@ def create_app(settings: IngestionSettings | None = None) -> FastAPI:
     app = service_app(
         "Task Tracker ingestion",
         runtime,
-        routers=[webhook.router, projects.router, messages.router, parked.router],
+        routers=[
+            webhook.router,
+            projects.router,
+            sources.router,
+            messages.router,
+            parked.router,
+            bindings.router,
+        ],
     )
     # aiogram's and pydantic's import-time objects are a huge graph: every full collection
     # walked it for ~300 ms on a small machine, a p99 spike on the webhook. They live for the

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tasktracker.contracts.events import ProjectConfigured, ProjectSettings
 from tasktracker.ingestion.db import projects
 from tasktracker.ingestion.db.models import Project
-from tasktracker.ingestion.ingest import OUTBOX
+from tasktracker.ingestion.store import OUTBOX
 
 
 async def create_project(

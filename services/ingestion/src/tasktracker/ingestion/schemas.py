@@ -85,10 +85,18 @@ class ProjectOut(BaseModel):
         )
 
 
-class SourceCreate(_Input):
-    kind: Literal["telegram"] = "telegram"
+class BindingCreate(_Input):
+    """A global admin's direct binding of a chat."""
+
+    project_id: Int64
     chat_id: Int64
     title: ChatTitle | None = None
+
+
+class BindCodeOut(BaseModel):
+    code: str
+    expires_at: datetime
+    instructions: str
 
 
 class SourceOut(BaseModel):
@@ -103,7 +111,7 @@ class SourceOut(BaseModel):
 
 
 class BoundSource(SourceOut):
-    released_parked: int
+    released_parked: int  # parked updates released in order, by a job, after the binding
 
 
 class MessagePage(BaseModel):

@@ -34,6 +34,10 @@ class IngestionSettings(ServiceSettings):
     webhook_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # How long the webhook waits for JetStream to acknowledge the job before answering 503.
     webhook_enqueue_timeout_seconds: float = Field(default=2.0, gt=0)
+    # How long a chat binding code stays valid.
+    bind_code_ttl_seconds: int = Field(default=900, ge=60, le=7 * 24 * 3600)
+    # Parked updates of a newly bound chat are released this many per transaction.
+    release_chunk_size: int = Field(default=200, ge=1, le=10_000)
 
     @field_validator("webhook_secret")
     @classmethod

@@ -1,14 +1,16 @@
-"""What the service's PostgreSQL columns can hold, checked at the edge.
+"""What the service's PostgreSQL columns can hold.
 
 Ids are `bigint` (64-bit), text is `text` or inside `jsonb` (no NUL character, valid UTF-8,
 finite numbers), times are `timestamptz` reached through Python's `datetime` (years 1-9999 in
-UTC). A value outside these is bad input, refused with a 4xx before any query sees it.
+UTC). In a request of our own API a value outside these is bad input, refused with a 422. A
+Telegram update is never refused: `storable_document` repairs what `jsonb` can't hold, and the
+parser (`domain.py`) records a message whose ids or dates no column can hold as unusable.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -16,8 +18,6 @@ from pydantic import AfterValidator, Field
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
-
-Loc = tuple[str | int, ...]
 
 
 def int_problem(value: int) -> str | None:
@@ -69,50 +69,53 @@ Text = Annotated[str, AfterValidator(storable_text)]
 UtcTime = Annotated[datetime, AfterValidator(storable_utc)]
 
 
-@dataclass(frozen=True)
-class Unstorable:
-    """A value PostgreSQL can't store: where it is in its document, and why."""
-
-    loc: Loc
-    type: str
-    msg: str
+_SURROGATE = re.compile("[\ud800-\udfff]")
+REPLACEMENT = "\ufffd"
 
 
-# A location while walking: (parent, key), linked, so that going deeper copies nothing.
-_Where = tuple[Any, str | int] | None
+def storable_string(value: str) -> str:
+    """The string with NUL and unpaired surrogates replaced by U+FFFD (json.loads has already
+    joined every valid surrogate pair, so any surrogate left is unpaired)."""
+    if "\x00" in value:
+        value = value.replace("\x00", REPLACEMENT)
+    if not value.isascii():
+        value = _SURROGATE.sub(REPLACEMENT, value)
+    return value
 
 
-def _loc(where: _Where) -> Loc:
-    keys: list[str | int] = []
-    while where is not None:
-        where, key = where
-        keys.append(key)
-    return tuple(reversed(keys))
+def _storable_scalar(value: Any) -> Any:
+    kind = type(value)  # json.loads makes exact types; a bool is not an int here
+    if kind is str:
+        return storable_string(value)
+    if kind is float and not math.isfinite(value):
+        # PostgreSQL's jsonb has no Infinity or NaN; keep what was sent, as text.
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    return value
 
 
-def find_unstorable(document: Any) -> Unstorable | None:
-    """A value of a document decoded by `json.loads` that can't be stored, or None: an integer
-    beyond 64 bits, a number that isn't finite, a string (or key) with NUL or not valid
-    Unicode. Pure; iterative, so a deeply nested document can't exhaust the call stack."""
-    stack: list[tuple[_Where, Any]] = [(None, document)]
-    push = stack.append
+def storable_document(document: Any) -> Any:
+    """A document decoded by `json.loads`, changed in place so that `jsonb` accepts it: NUL
+    and unpaired surrogates in strings and keys become U+FFFD, numbers that are not finite
+    become strings. Integers of any size are kept (jsonb numbers are arbitrary-precision).
+    Iterative, so a deeply nested document can't exhaust the call stack."""
+    holder = [document]
+    stack: list[Any] = [holder]
     while stack:
-        where, value = stack.pop()
-        kind = type(value)  # json.loads makes exact types; a bool is not an int here
-        if kind is str:
-            if (problem := text_problem(value)) is not None:
-                return Unstorable(_loc(where), "text", f"text {problem}")
-        elif kind is dict:
-            for key, item in value.items():
-                if (problem := text_problem(key)) is not None:
-                    return Unstorable(_loc((where, key)), "text", f"key {problem}")
-                push(((where, key), item))
-        elif kind is list:
-            for i, item in enumerate(value):
-                push(((where, i), item))
-        elif kind is int:
-            if (problem := int_problem(value)) is not None:
-                return Unstorable(_loc(where), "int64", f"integer {problem}")
-        elif kind is float and not math.isfinite(value):
-            return Unstorable(_loc(where), "number", "number is not finite")
-    return None
+        container = stack.pop()
+        if type(container) is list:
+            for i, value in enumerate(container):
+                if type(value) in (dict, list):
+                    stack.append(value)
+                else:
+                    container[i] = _storable_scalar(value)
+            continue
+        for key, value in list(container.items()):
+            fixed_key = storable_string(key)
+            if type(value) in (dict, list):
+                stack.append(value)
+            else:
+                value = _storable_scalar(value)
+            if fixed_key != key:
+                del container[key]
+            container[fixed_key] = value
+    return holder[0]

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    Numeric,
     Text,
     UniqueConstraint,
     func,
@@ -171,10 +172,29 @@ class ParkedUpdate(Base):
 
 
 class SkippedUpdate(Base):
-    """An update of a kind ingestion doesn't store (reactions, member changes...), counted."""
+    """An update not stored: of a kind ingestion doesn't store (reactions, member changes...),
+    or unusable (`reason`: a message without a chat, an id beyond 64 bits...). `update_id` is
+    numeric so that even an update id beyond 64 bits is recorded, not lost."""
 
     __tablename__ = "skipped_updates"
 
-    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    update_id: Mapped[int] = mapped_column(Numeric(asdecimal=False), primary_key=True)
     update_kind: Mapped[str] = mapped_column(Text, nullable=False, index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = _now()
+
+
+class BindCode(Base):
+    """A one-time code a project admin posts in a chat to bind it; only its hash is kept."""
+
+    __tablename__ = "bind_codes"
+
+    digest: Mapped[str] = mapped_column(Text, primary_key=True)
+    project_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    created_by: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    used_chat_id: Mapped[int | None] = mapped_column(BigInteger)

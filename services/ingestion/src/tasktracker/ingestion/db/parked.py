@@ -29,15 +29,26 @@ async def park(session: AsyncSession, message: IncomingMessage, payload: dict[st
     return (await session.execute(stmt)).first() is not None
 
 
-async def waiting_for_chat(session: AsyncSession, chat_id: int) -> list[ParkedUpdate]:
-    """The chat's parked updates in Telegram's order (update ids are sequential)."""
+async def waiting_for_chat(session: AsyncSession, chat_id: int, limit: int) -> list[ParkedUpdate]:
+    """The chat's first `limit` parked updates in Telegram's order (update ids are
+    sequential)."""
     stmt = (
         select(ParkedUpdate)
         .where(ParkedUpdate.chat_id == chat_id, ParkedUpdate.released_at.is_(None))
         .order_by(ParkedUpdate.update_id, ParkedUpdate.id)
+        .limit(limit)
         .with_for_update()
     )
     return list((await session.execute(stmt)).scalars())
+
+
+async def count_waiting_for_chat(session: AsyncSession, chat_id: int) -> int:
+    stmt = (
+        select(func.count())
+        .select_from(ParkedUpdate)
+        .where(ParkedUpdate.chat_id == chat_id, ParkedUpdate.released_at.is_(None))
+    )
+    return (await session.execute(stmt)).scalar_one()
 
 
 async def mark_released(session: AsyncSession, ids: list[int], project_id: int) -> None:
@@ -64,10 +75,12 @@ async def count_waiting(session: AsyncSession) -> int:
     return (await session.execute(stmt)).scalar_one()
 
 
-async def record_skipped(session: AsyncSession, update_id: int, update_kind: str) -> None:
+async def record_skipped(
+    session: AsyncSession, update_id: int, update_kind: str, reason: str | None = None
+) -> None:
     stmt = (
         insert(SkippedUpdate)
-        .values(update_id=update_id, update_kind=update_kind)
+        .values(update_id=update_id, update_kind=update_kind, reason=reason)
         .on_conflict_do_nothing(index_elements=[SkippedUpdate.update_id])
     )
     await session.execute(stmt)

@@ -1,25 +1,18 @@
-"""Projects and their sources (bound Telegram chats)."""
+"""Projects: create, list, read, change settings."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Response, status
+from fastapi import APIRouter, Header, status
 
-from tasktracker.ingestion import ingest, registry
+from tasktracker.ingestion import registry
 from tasktracker.ingestion.db import projects
 from tasktracker.ingestion.db.models import Project
-from tasktracker.ingestion.schemas import (
-    BoundSource,
-    ProjectCreate,
-    ProjectOut,
-    ProjectPatch,
-    SourceCreate,
-    SourceOut,
-)
+from tasktracker.ingestion.schemas import ProjectCreate, ProjectOut, ProjectPatch
 from tasktracker.ingestion.storable import Int64, Text
 from tasktracker.servicekit.app import Session
-from tasktracker.servicekit.errors import conflict, not_found
+from tasktracker.servicekit.errors import not_found
 
 router = APIRouter(prefix="/api/projects", tags=["projects"])
 
@@ -58,35 +51,3 @@ async def update_project(project_id: Int64, body: ProjectPatch, session: Session
     if project is None:
         raise not_found("project")
     return ProjectOut.of(project)
-
-
-@router.post("/{project_id}/sources", status_code=status.HTTP_201_CREATED)
-async def bind_source(
-    project_id: Int64, body: SourceCreate, session: Session, response: Response, actor: Actor = None
-) -> BoundSource:
-    await existing_project(session, project_id)
-    try:
-        result = await ingest.bind_chat(
-            session, project_id=project_id, chat_id=body.chat_id, title=body.title, actor=actor
-        )
-    except ingest.ChatBoundElsewhere:
-        raise conflict("chat is bound to another project", {"chat_id": body.chat_id}) from None
-    if not result.created:
-        response.status_code = status.HTTP_200_OK
-    source = SourceOut.model_validate(result.binding)
-    return BoundSource(**source.model_dump(), released_parked=result.released_parked)
-
-
-@router.get("/{project_id}/sources")
-async def list_sources(project_id: Int64, session: Session) -> list[SourceOut]:
-    await existing_project(session, project_id)
-    return [
-        SourceOut.model_validate(row) for row in await projects.list_bindings(session, project_id)
-    ]
-
-
-@router.delete("/{project_id}/sources/{chat_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def unbind_source(project_id: Int64, chat_id: Int64, session: Session) -> None:
-    await existing_project(session, project_id)
-    if not await ingest.unbind_chat(session, project_id=project_id, chat_id=chat_id):
-        raise not_found("source")
