@@ -221,15 +221,26 @@ def server_memory(nats_url: str, postgres_url: str, kind: str) -> dict[str, floa
 
 
 async def create_project(stack: BenchStack, name: str, chat_ids: list[int]) -> int:
-    """A project with chats bound to it, through the gateway as a global admin."""
+    """A project with chats bound to it, as a global admin (through the gateway when it runs,
+    else directly)."""
+    via = "gateway" if "gateway" in stack.processes else "ingestion"
     admin = stack.token("bench", {}, admin=True)
     async with httpx.AsyncClient(
-        base_url=stack.url("gateway"), headers={"Authorization": f"Bearer {admin}"}, timeout=30
+        base_url=stack.url(via), headers={"Authorization": f"Bearer {admin}"}, timeout=30
     ) as rest:
         created = await rest.post("/api/projects", json={"name": name})
-        created.raise_for_status()
-        project = created.json()["id"]
+        project = created.raise_for_status().json()["id"]
         for chat in chat_ids:
-            bound = await rest.post(f"/api/projects/{project}/sources", json={"chat_id": chat})
-            bound.raise_for_status()
+            await bind_chat(rest, project, chat)
     return project
+
+
+async def bind_chat(rest: httpx.AsyncClient, project: int, chat: int) -> None:
+    """A global admin's direct binding (`POST /api/ingestion/bindings`); before that endpoint
+    existed, `POST /api/projects/{pid}/sources` did it."""
+    bound = await rest.post(
+        "/api/ingestion/bindings", json={"project_id": project, "chat_id": chat}
+    )
+    if bound.status_code in (404, 405):
+        bound = await rest.post(f"/api/projects/{project}/sources", json={"chat_id": chat})
+    bound.raise_for_status()

@@ -26,6 +26,9 @@ end
 
 function request()
   sent = sent + 1
-  local body = head .. (first + sent) .. middle .. (thread_number * 100000000 + sent) .. tail
+  -- %.0f: Lua numbers are doubles, and tostring would write large ones as 1.2e+12
+  local update_id = string.format("%.0f", first + sent)
+  local message_id = string.format("%.0f", thread_number * 100000000 + sent)
+  local body = head .. update_id .. middle .. message_id .. tail
   return wrk.format(nil, nil, nil, body)
 end

@@ -1,0 +1,113 @@
+"""The gateway's REST proxy: throughput through the gateway against calling the service directly.
+
+The gateway and `tasktracker-ingestion api` run as `make run` runs them (`bench.stack`). Two
+requests, each measured directly and through the gateway with the same load for the same
+time (`bench.loadgen`: wrk, else Python clients): the webhook (distinct updates; public, no
+token) and `GET /api/projects/{pid}/messages` (a page of 50 stored messages; a viewer's
+bearer token through the gateway). The ratio gateway / direct is the figure (goal ≥ 0.7).
+The worker stores the messages the GET reads, then is stopped so that it does not take CPU
+from the measured processes.
+
+    uv run python -m bench.proxy --seconds 10 --connections 16
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+
+import httpx
+
+from bench.infra import bench_infra
+from bench.loadgen import Load, closed_loop, fresh_update_base, telegram_update
+from bench.report import Figure, print_figures
+from bench.stack import BenchStack, create_project, running_stack
+from tasktracker.contracts.enums import Role
+
+CHAT = -100_888_000_001
+SEEDED = 100
+
+
+async def seed(stack: BenchStack) -> tuple[int, str]:
+    """A project with SEEDED stored messages; its id and a viewer's token."""
+    project = await create_project(stack, "bench proxy", [CHAT])
+    hook = {"X-Telegram-Bot-Api-Secret-Token": stack.stack.webhook_secret}
+    base = fresh_update_base()
+    async with httpx.AsyncClient(base_url=stack.url("ingestion"), timeout=30) as client:
+        for n in range(SEEDED):
+            body = telegram_update(base + n, CHAT, n + 1)
+            (await client.post("/webhook/telegram", content=body, headers=hook)).raise_for_status()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            page = await client.get(f"/api/projects/{project}/messages", params={"limit": 500})
+            if len(page.json()["items"]) >= SEEDED:
+                break
+            await asyncio.sleep(0.5)
+    return project, stack.token("bench-viewer", {project: Role.viewer})
+
+
+def measure(stack: BenchStack, seconds: float, connections: int, python: bool) -> list[Figure]:
+    project, token = asyncio.run(seed(stack))
+    stack.stop("ingestion-worker")
+    hook = {"X-Telegram-Bot-Api-Secret-Token": stack.stack.webhook_secret}
+    messages = f"/api/projects/{project}/messages"
+    cases = {
+        "webhook": ("/webhook/telegram", "POST", hook, hook),
+        "GET messages": (messages, "GET", {}, {"Authorization": f"Bearer {token}"}),
+    }
+    figures = []
+    for case, (path, method, direct_headers, gateway_headers) in cases.items():
+        loads: dict[str, Load] = {}
+        for via, service, headers in (
+            ("direct", "ingestion", direct_headers),
+            ("gateway", "gateway", gateway_headers),
+        ):
+            url = stack.url(service) + path
+            options = {
+                "method": method,
+                "headers": headers,
+                "webhook_chat": CHAT if method == "POST" else None,
+                "connections": connections,
+                "force_python": python,
+            }
+            closed_loop(url, seconds=2, **options)  # warm-up
+            loads[via] = closed_loop(url, seconds=seconds, **options)
+        direct, gateway = loads["direct"], loads["gateway"]
+        figures += [
+            Figure("proxy", f"{case} direct", direct.rate, "req/s", "", direct.summary()),
+            Figure("proxy", f"{case} via gateway", gateway.rate, "req/s", "", gateway.summary()),
+            Figure("proxy", f"{case} gateway / direct", gateway.rate / direct.rate, "x", "≥ 0.7"),
+            Figure(
+                "proxy",
+                f"{case} answers other than 200",
+                sum(n for s, n in (direct.statuses + gateway.statuses).items() if s != 200),
+                "",
+                "= 0",
+            ),
+        ]
+    return figures
+
+
+def main(argv: list[str] | None = None) -> list[Figure]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--python-client", action="store_true", help="do not use wrk")
+    args = parser.parse_args(argv or [])
+    if not (1 <= args.seconds <= 120 and 1 <= args.connections <= 256):
+        parser.error("--seconds must be 1..120 and --connections 1..256")
+    processes = ("gateway", "ingestion", "ingestion-worker")
+    with (
+        bench_infra() as infra,
+        running_stack(infra.nats_url, infra.postgres_url, only=processes) as stack,
+    ):
+        result = measure(stack, args.seconds, args.connections, args.python_client)
+    print_figures(result)
+    return result
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])
