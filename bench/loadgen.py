@@ -230,3 +230,72 @@ async def _clients(url, method, headers, webhook_chat, connections, seconds, bas
 
     await asyncio.gather(*(one_connection() for _ in range(connections)))
     return statuses, latencies, time.monotonic() - started
+
+
+# -- open loop: a fixed rate, whatever the server does -------------------------------------------
+
+
+@dataclass(frozen=True)
+class OpenLoop:
+    """Offer `rate` webhook POSTs per second for `seconds`, split over `processes` client
+    processes of `connections` keep-alive connections each. Message n (from `first`) is in
+    chat `chats[n % len(chats)]` with message_id n + 1."""
+
+    url: str
+    headers: dict[str, str]
+    rate: float
+    seconds: float
+    chats: tuple[int, ...]
+    first: int = 0
+    processes: int = 2
+    connections: int = 48
+
+
+Sent = tuple[int, int, float, int]  # chat_id, message_id, monotonic time of the POST, status
+
+
+def open_loop(plan: OpenLoop) -> list[Sent]:
+    ctx = mp.get_context("spawn")
+    base = fresh_update_base()
+    with ctx.Pool(plan.processes) as pool:
+        parts = pool.starmap(_open_loop_process, [(plan, i, base) for i in range(plan.processes)])
+    return [sent for part in parts for sent in part]
+
+
+def _open_loop_process(plan: OpenLoop, index: int, base: int) -> list[Sent]:
+    return asyncio.run(_open_loop(plan, index, base))
+
+
+async def _open_loop(plan: OpenLoop, index: int, base: int) -> list[Sent]:
+    headers = {**plan.headers, "Content-Type": "application/json"}
+    path = httpx.URL(plan.url).raw_path.decode()
+    idle: asyncio.Queue[RawConnection] = asyncio.Queue()
+    for _ in range(plan.connections):
+        idle.put_nowait(RawConnection(plan.url, headers))
+    sent: list[Sent] = []
+    rate = plan.rate / plan.processes
+    total = int(rate * plan.seconds)
+
+    async def post(connection: RawConnection, n: int) -> None:
+        chat = plan.chats[n % len(plan.chats)]
+        body = telegram_update(base + n, chat, n + 1, text=f"bench message {n}")
+        posted = time.monotonic()
+        try:
+            status = await connection.request("POST", path, body)
+        except (OSError, asyncio.IncompleteReadError):
+            status, connection = -1, RawConnection(plan.url, headers)
+        sent.append((chat, n + 1, posted, status))
+        idle.put_nowait(connection)
+
+    tasks = []
+    started = time.monotonic()
+    for k in range(total):
+        delay = started + k / rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        connection = await idle.get()  # all busy: this send is late, the rate falls behind
+        tasks.append(asyncio.create_task(post(connection, plan.first + index + k * plan.processes)))
+    await asyncio.gather(*tasks)
+    while not idle.empty():
+        idle.get_nowait().close()
+    return sent

@@ -1,0 +1,228 @@
+"""End to end: webhook POSTs through the gateway to a socket subscribed to the project's space.
+
+Every process of `make run` runs as it runs them (`bench.stack`). After the stack is idle,
+the summed USS of every process (services, workers, NATS and PostgreSQL when they run here)
+is the footprint (goal ≤ 800 MB). Then a project with a few chats bound, one socket subscribed
+to `space:<pid>:messages` (its own process), and load generator processes offering a fixed
+rate (open loop; `bench.loadgen.open_loop`) of distinct updates through the gateway's
+webhook, one phase after the other (default 500/s for 10 s, then 1,000/s for 30 s). After
+each phase the bench waits until every accepted message arrived on the socket, or until none
+arrived for `--stall` seconds, or `--drain` seconds passed. For each phase: the rate offered,
+the rate delivered (messages on the socket / time from the first POST to the last frame),
+percentiles of POST → `message.updated` frame, and messages not delivered and delivered
+twice. At the end: messages stored (the ingestion database) against those accepted, and every
+process's RSS before and after the load.
+
+    uv run python -m bench.end_to_end --phase 500:10 --phase 1000:30
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import time
+from collections import Counter
+
+import asyncpg
+
+from bench.infra import bench_infra, percentile
+from bench.loadgen import OpenLoop, open_loop
+from bench.report import Figure, print_figures
+from bench.stack import BenchStack, create_project, running_stack, server_memory
+from tasktracker.contracts.enums import Role
+from tasktracker.servicekit.db import asyncpg_dsn
+
+CHATS = tuple(-100_555_000_000 - n for n in range(8))
+Arrival = tuple[int, int, float]  # chat_id, message_id, monotonic time
+
+
+def subscriber(url: str, token: str, topic: str, count, stop, conn) -> None:
+    asyncio.run(_subscriber(url, token, topic, count, stop, conn))
+
+
+async def _subscriber(url: str, token: str, topic: str, count, stop, conn) -> None:
+    from websockets.asyncio.client import connect
+
+    arrivals: list[Arrival] = []
+    async with connect(
+        url, additional_headers={"Authorization": f"Bearer {token}"}, max_size=2**22
+    ) as ws:
+        await ws.send(json.dumps({"type": "subscribe", "id": "bench", "topic": topic}))
+        conn.send("ready")
+        while not stop.is_set():
+            try:
+                raw = await asyncio.wait_for(ws.recv(), 0.5)
+            except TimeoutError:
+                continue
+            now = time.monotonic()
+            frame = json.loads(raw)
+            if frame.get("type") == "event" and frame["event"]["type"] == "message.updated":
+                message = frame["event"]["data"]["message"]
+                arrivals.append((message["chat_id"], message["message_id"], now))
+                count.value += 1
+            elif frame.get("type") == "error":
+                conn.send(("error", frame))
+                return
+    conn.send(arrivals)
+
+
+def wait_delivered(count, expected: int, stall: float, cap: float) -> None:
+    started = last_change = time.monotonic()
+    seen = count.value
+    while count.value < expected:
+        now = time.monotonic()
+        if count.value != seen:
+            seen, last_change = count.value, now
+        if now - last_change > stall or now - started > cap:
+            return
+        time.sleep(0.2)
+
+
+def phase_figures(
+    label: str, rate: float, seconds: float, sent, arrivals: list[Arrival]
+) -> list[Figure]:
+    accepted = {(chat, mid): t for chat, mid, t, status in sent if status == 200}
+    refused = len(sent) - len(accepted)
+    times = Counter((chat, mid) for chat, mid, _ in arrivals if (chat, mid) in accepted)
+    first_arrival: dict[tuple[int, int], float] = {}
+    for chat, mid, t in arrivals:
+        first_arrival.setdefault((chat, mid), t)
+    latencies = [
+        (first_arrival[key] - posted) * 1000 for key, posted in accepted.items() if key in times
+    ]
+    missing = len(accepted) - len(times)
+    twice = sum(n - 1 for n in times.values())
+    posted = [t for _, _, t, _ in sent]
+    offered = len(sent) / (max(posted) - min(posted)) if len(posted) > 1 else 0.0
+    delivered_at = [first_arrival[key] for key in times]
+    span = (max(delivered_at) - min(posted)) if delivered_at else 0.0
+    rate_goal = "≥ 1,000" if rate >= 1000 else ""
+    p99_goal = "≤ 100" if rate <= 500 else ""
+
+    def pct(q: float) -> float | None:
+        return percentile(latencies, q) if latencies else None
+
+    return [
+        Figure("end2end", f"{label}: offered", offered, "msg/s", "", f"{len(sent)} POSTs"),
+        Figure(
+            "end2end",
+            f"{label}: delivered on the socket",
+            len(times) / span if span else None,
+            "msg/s",
+            rate_goal,
+            f"{len(times)} in {span:.1f} s",
+        ),
+        Figure("end2end", f"{label}: POST → event p50", pct(0.5), "ms", ""),
+        Figure(
+            "end2end",
+            f"{label}: POST → event p99",
+            pct(0.99),
+            "ms",
+            p99_goal,
+            f"p90 {pct(0.9) or 0:.0f} ms, max {pct(1.0) or 0:.0f} ms",
+        ),
+        Figure("end2end", f"{label}: webhook answers other than 200", refused, "", "= 0"),
+        Figure("end2end", f"{label}: accepted, never delivered", missing, "", "= 0"),
+        Figure("end2end", f"{label}: delivered more than once", twice, "", "= 0"),
+    ]
+
+
+async def stored_count(stack: BenchStack, project: int) -> int:
+    conn = await asyncpg.connect(asyncpg_dsn(stack.env["TT_INGESTION_DATABASE_URL"]))
+    try:
+        return await conn.fetchval("SELECT count(*) FROM messages WHERE project_id = $1", project)
+    finally:
+        await conn.close()
+
+
+def footprint(stack: BenchStack, nats_url: str, postgres_url: str, idle: float) -> list[Figure]:
+    time.sleep(idle)
+    uss = {**stack.uss_mb(), **server_memory(nats_url, postgres_url, "uss")}
+    detail = ", ".join(f"{name} {mb:.0f}" for name, mb in sorted(uss.items()))
+    return [Figure("footprint", "idle stack, summed USS", sum(uss.values()), "MB", "≤ 800", detail)]
+
+
+def measure(
+    stack: BenchStack, phases: list[tuple[float, float]], stall: float, drain: float
+) -> list[Figure]:
+    project = asyncio.run(create_project(stack, "bench end to end", list(CHATS)))
+    token = stack.token("bench-viewer", {project: Role.viewer})
+    ctx = mp.get_context("spawn")
+    count, stop = ctx.Value("i", 0), ctx.Event()
+    parent, child = ctx.Pipe()
+    topic = f"space:{project}:messages"
+    args = (stack.gateway_ws, token, topic, count, stop, child)
+    watcher = ctx.Process(target=subscriber, args=args)
+    watcher.start()
+    assert parent.recv() == "ready"
+    time.sleep(1)  # the subscription's own replay (the chat bindings) arrives first
+    hook = {"X-Telegram-Bot-Api-Secret-Token": stack.stack.webhook_secret}
+    rss_before = stack.rss_mb()
+    sends, first, expected = [], 0, 0
+    for rate, seconds in phases:
+        url = stack.url("gateway") + "/webhook/telegram"
+        plan = OpenLoop(url, hook, rate, seconds, CHATS, first)
+        sent = open_loop(plan)
+        sends.append(sent)
+        first += len(sent) + 1000
+        expected += sum(1 for *_, status in sent if status == 200)
+        wait_delivered(count, expected, stall, drain)
+    rss_after = stack.rss_mb()
+    stop.set()
+    arrivals = parent.recv()
+    watcher.join(30)
+    if isinstance(arrivals, tuple):
+        raise RuntimeError(f"the subscription failed: {arrivals}")
+    figures = []
+    for (rate, seconds), sent in zip(phases, sends, strict=True):
+        figures += phase_figures(
+            f"{rate:,.0f}/s for {seconds:.0f} s", rate, seconds, sent, arrivals
+        )
+    stored = asyncio.run(stored_count(stack, project))
+    figures.append(Figure("end2end", "accepted, never stored", expected - stored, "", "= 0"))
+    for name in sorted(rss_before):
+        figures.append(
+            Figure(
+                "memory",
+                f"RSS {name} after the load",
+                rss_after.get(name),
+                "MB",
+                "",
+                f"before {rss_before[name]:.0f} MB",
+            ),
+        )
+    return figures
+
+
+def parse_phase(text: str) -> tuple[float, float]:
+    rate, _, seconds = text.partition(":")
+    return float(rate), float(seconds)
+
+
+def main(argv: list[str] | None = None) -> list[Figure]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--phase", action="append", type=parse_phase, help="RATE:SECONDS")
+    parser.add_argument("--stall", type=float, default=20, help="stop waiting after no progress")
+    parser.add_argument("--drain", type=float, default=90, help="wait at most this after a phase")
+    parser.add_argument("--idle", type=float, default=5, help="idle seconds before the footprint")
+    args = parser.parse_args(argv or [])
+    phases = args.phase or [(500, 10), (1000, 30)]
+    if not all(1 <= rate <= 5000 and 1 <= seconds <= 120 for rate, seconds in phases):
+        parser.error("--phase RATE:SECONDS with RATE 1..5000 and SECONDS 1..120")
+    with (
+        bench_infra() as infra,
+        running_stack(infra.nats_url, infra.postgres_url) as stack,
+    ):
+        result = footprint(stack, infra.nats_url, infra.postgres_url, args.idle)
+        print_figures(result)
+        result += measure(stack, phases, args.stall, args.drain)
+    print_figures(result[1:])
+    return result
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])
