@@ -38,7 +38,12 @@ test: env
 		if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; \
 		exit $$status
 
+# wrk generates the HTTP load when it is installed (or installable: root with apt-get);
+# without it the benchmarks use Python client processes.
 bench: env
+	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		&& apt-get install -y -qq wrk >/dev/null 2>&1; } \
+		|| echo "wrk not found: the benchmarks use Python load generators"
 	$(UV) run --frozen python -m bench
 
 clean:

@@ -1,20 +1,47 @@
-"""`make bench`: every benchmark with its defaults, one after the other
-(`python -m bench webhook` runs one; each module also runs alone with its own options)."""
+"""`make bench`: every benchmark with its defaults, one after the other, then one table of
+today's figures with the goal of issue 16 next to each (`python -m bench webhook proxy` runs
+some; each module also runs alone with its own options: `python -m bench.<name> --help`).
+
+A benchmark that breaks is reported and the others still run; a figure under its goal is
+printed as MISSED, never raised.
+"""
 
 from __future__ import annotations
 
 import importlib
 import sys
+import time
+import traceback
 
-BENCHMARKS = ["bench.outbox_latency", "bench.webhook", "bench.ws_fanout"]
+from bench.loadgen import wrk_available
+from bench.report import Figure, print_table
+
+BENCHMARKS = [
+    "bench.outbox_latency",
+    "bench.webhook",
+    "bench.proxy",
+    "bench.worker",
+    "bench.end_to_end",
+    "bench.ws_fanout",
+]
 
 
 def main() -> None:
     selected = sys.argv[1:] or BENCHMARKS
+    print(f"load generator: {'wrk' if wrk_available() else 'Python client processes (no wrk)'}")
+    figures: list[Figure] = []
     for name in selected:
         module = importlib.import_module(name if "." in name else f"bench.{name}")
-        print(f"== {module.__name__}")
-        module.main([])
+        print(f"\n== {module.__name__}", flush=True)
+        started = time.monotonic()
+        try:
+            figures += module.main([]) or []
+        except Exception:  # one broken benchmark must not hide the others' figures
+            traceback.print_exc()
+            short = module.__name__.removeprefix("bench.")
+            figures.append(Figure(short, "did not complete (see above)", None, "", "≥ 0"))
+        print(f"-- {module.__name__}: {time.monotonic() - started:.0f} s", flush=True)
+    print_table(figures)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,11 @@ to the same project topic. Measured:
   and until the last of the N sockets held the event frame (CLOCK_MONOTONIC is shared by the
   processes of one machine). Events are spaced out so that each round measures one event.
 
+The baseline, in the same run: `bench.ws_baseline`, a plain `websockets` server holding the
+same sockets of the same client processes and sending the same frame with
+`websockets.broadcast` on each event of the subject. Goals: the last socket's p50 ≤ 1.5 times the
+baseline's, the first socket within a few milliseconds (≤ 5 ms) of the baseline's first.
+
 Run: `uv run python -m bench.ws_fanout [--sockets 2000] [--rounds 30] [--client-processes 2]`.
 The clients share the machine's CPUs with the gateway and NATS, so the numbers are an upper
 bound of what the gateway alone needs.
@@ -35,6 +40,7 @@ import nats
 import psutil
 
 from bench.infra import percentile
+from bench.report import Figure, print_figures
 from tasktracker.contracts.events import ChatBound, make_envelope
 from tasktracker.devstack.embedded import EmbeddedNats
 from tasktracker.gateway.auth import issue_token
@@ -96,6 +102,12 @@ async def _client(url: str, token: str, sockets: int, rounds: int, conn) -> None
 # -- the run ---------------------------------------------------------------------------------
 
 
+def start_baseline(nats_url: str, port: int) -> subprocess.Popen[bytes]:
+    argv = [sys.executable, "-m", "bench.ws_baseline", "--port", str(port)]
+    argv += ["--nats-url", nats_url, "--project", str(PROJECT)]
+    return subprocess.Popen(argv, start_new_session=True)
+
+
 def start_gateway(nats_url: str, port: int) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
@@ -103,13 +115,16 @@ def start_gateway(nats_url: str, port: int) -> subprocess.Popen[bytes]:
         "TT_GATEWAY_JWT_SECRET": SECRET,
         "TT_GATEWAY_PORT": str(port),
         "TT_GATEWAY_LOG_LEVEL": "WARNING",
+        # every bench socket comes from one address with one token
+        "TT_GATEWAY_MAX_SOCKETS_PER_TOKEN": "20000",
+        "TT_GATEWAY_MAX_SOCKETS_PER_CLIENT": "20000",
     }
     gateway_bin = str(Path(sys.executable).with_name("tasktracker-gateway"))
     return subprocess.Popen([gateway_bin, "api"], env=env, start_new_session=True)
 
 
 async def measure(
-    nats_url: str, port: int, pid: int, sockets: int, rounds: int, processes: int
+    nats_url: str, port: int, pid: int, sockets: int, rounds: int, processes: int, gateway: bool
 ) -> dict[str, object]:
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
         for _ in range(300):
@@ -143,7 +158,11 @@ async def measure(
         connect_seconds = time.monotonic() - started
         await asyncio.sleep(2)
         rss_after = proc.memory_info().rss
-        stats = parse_metrics((await http.get("/metrics")).text)
+        stats = {"tt_gateway_sockets": sockets, "tt_gateway_subscriptions": sockets}
+        if gateway:
+            admin = issue_token(SECRET, sub="bench", projects={}, admin=True)
+            metrics = await http.get("/metrics", headers={"Authorization": f"Bearer {admin}"})
+            stats = parse_metrics(metrics.text)
 
         client = await nats.connect(nats_url)
         js = client.jetstream()
@@ -186,7 +205,18 @@ async def measure(
     }
 
 
-def run(sockets: int = 2000, rounds: int = 30, processes: int = 2) -> None:
+def run_one(start, nats_url: str, sockets: int, rounds: int, processes: int) -> dict:
+    port = free_port()
+    server = start(nats_url, port)
+    try:
+        gateway = start is start_gateway
+        return asyncio.run(measure(nats_url, port, server.pid, sockets, rounds, processes, gateway))
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(30)
+
+
+def run(sockets: int = 2000, rounds: int = 30, processes: int = 2) -> list[Figure]:
     with contextlib.ExitStack() as stack:
         nats_url = os.environ.get("TT_BENCH_NATS_URL")
         if not nats_url:
@@ -194,16 +224,11 @@ def run(sockets: int = 2000, rounds: int = 30, processes: int = 2) -> None:
             server = EmbeddedNats(Path(tmp) / "nats")
             nats_url = server.start()
             stack.callback(server.stop)
-        port = free_port()
-        gateway = start_gateway(nats_url, port)
-        try:
-            result = asyncio.run(measure(nats_url, port, gateway.pid, sockets, rounds, processes))
-        finally:
-            gateway.send_signal(signal.SIGTERM)
-            gateway.wait(30)
+        result = run_one(start_gateway, nats_url, sockets, rounds, processes)
+        baseline = run_one(start_baseline, nats_url, sockets, rounds, processes)
 
-    def ms(key: str, q: float) -> str:
-        return f"{percentile(result[key], q) * 1000:.1f} ms"  # type: ignore[arg-type]
+    def ms(of: dict, key: str, q: float) -> float:
+        return percentile(of[key], q) * 1000
 
     cpu = result["gateway_cpu_ms_per_event"]
     print(
@@ -214,17 +239,30 @@ def run(sockets: int = 2000, rounds: int = 30, processes: int = 2) -> None:
         f"gateway RSS: {result['rss_before_mb']:.1f} MB idle -> {result['rss_after_mb']:.1f} MB "
         f"= {result['rss_per_socket_kb']:.1f} KB per socket"
     )
-    print(
-        f"fan-out of one event to all {sockets} sockets ({rounds} events): last socket "
-        f"p50 {ms('last_ms', 0.5)}, p90 {ms('last_ms', 0.9)}, max {ms('last_ms', 1.0)}; "
-        f"first socket p50 {ms('first_ms', 0.5)}; median delivery {ms('all_ms', 0.5)}"
-    )
+    for name, of in (("gateway", result), ("baseline (websockets.broadcast)", baseline)):
+        print(
+            f"{name}: fan-out of one event to all {sockets} sockets ({rounds} events): last "
+            f"socket p50 {ms(of, 'last_ms', 0.5):.1f} ms, p90 {ms(of, 'last_ms', 0.9):.1f} ms, "
+            f"max {ms(of, 'last_ms', 1.0):.1f} ms; first socket p50 {ms(of, 'first_ms', 0.5):.1f} "
+            f"ms; median delivery {ms(of, 'all_ms', 0.5):.1f} ms"
+        )
     print(
         f"gateway CPU per event fanned out: {cpu:.1f} ms ({cpu * 1000 / sockets:.0f} µs per socket)"  # type: ignore[operator]
     )
+    last, last_base = ms(result, "last_ms", 0.5), ms(baseline, "last_ms", 0.5)
+    first, first_base = ms(result, "first_ms", 0.5), ms(baseline, "first_ms", 0.5)
+    figures = [
+        Figure("fan-out", f"{sockets} sockets: last socket p50", last, "ms", "",
+               f"baseline {last_base:.1f} ms"),
+        Figure("fan-out", "last socket p50 / baseline", last / last_base, "x", "≤ 1.5"),
+        Figure("fan-out", "first socket p50 minus baseline's", first - first_base, "ms", "≤ 5",
+               f"{first:.1f} vs {first_base:.1f} ms"),
+        Figure("fan-out", "gateway RSS per socket", result["rss_per_socket_kb"], "KB", ""),
+    ]  # fmt: skip
+    return figures
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> list[Figure]:
     """`python -m bench` runs the defaults; `python -m bench.ws_fanout --sockets N` varies them."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sockets", type=int, default=2000)
@@ -233,7 +271,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv or [])
     if not (1 <= args.sockets <= 20_000 and 1 <= args.rounds <= 1000):
         parser.error("--sockets must be 1..20000 and --rounds 1..1000")
-    run(args.sockets, args.rounds, max(1, args.client_processes))
+    figures = run(args.sockets, args.rounds, max(1, args.client_processes))
+    print_figures(figures)
+    return figures
 
 
 if __name__ == "__main__":
