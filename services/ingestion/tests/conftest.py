@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -20,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 import tasktracker.ingestion
 from tasktracker.ingestion.app import create_app
+from tasktracker.ingestion.binding import Release
+from tasktracker.ingestion.queue import enqueue_release
 from tasktracker.ingestion.settings import IngestionSettings
 from tasktracker.servicekit.db import create_engine
 from tasktracker.servicekit.migrations import upgrade
@@ -76,6 +79,13 @@ async def engine(ingestion_db: str) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture(scope="session")
 async def app(settings: IngestionSettings) -> FastAPI:
     return create_app(settings)
+
+
+@pytest.fixture(scope="session")
+def release(app: FastAPI) -> Release:
+    """What the worker gives the ingest layer: queue the release of a chat's parked updates
+    on the session's real job stream."""
+    return partial(enqueue_release, app.state.runtime.job_broker)
 
 
 @pytest.fixture(scope="session")

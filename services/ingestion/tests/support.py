@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
-from sqlalchemy import func, select, text
+from sqlalchemy import Numeric, func, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tasktracker.contracts.envelope import Envelope, RawEnvelope
@@ -72,17 +72,18 @@ def _message_change(path: tuple[str, ...], value: Any) -> Callable[[dict], None]
     return change
 
 
-def _set_update_id(value: Any) -> Callable[[dict], None]:
-    return lambda update: update.update(update_id=value)
+def _shift_update_id(base: int) -> Callable[[dict], None]:
+    """An update id beyond 64 bits, still unique to the test (JetStream deduplicates by it)."""
+    return lambda update: update.update(update_id=base + update["update_id"] * (base // abs(base)))
 
 
 # Updates holding values PostgreSQL can't store as they are. Once refused with 400 (and so lost),
 # now each is acknowledged: name → (how to spoil a "text" sample, what the worker makes of it:
 # "stored" after repairing the jsonb, or "unusable" when a column can't hold the value).
 HOSTILE: dict[str, tuple[Callable[[dict], None], str]] = {
-    "update_id over int64": (_set_update_id(2**63), "unusable"),
-    "update_id 10**20": (_set_update_id(10**20), "unusable"),
-    "update_id under int64": (_set_update_id(-(2**63) - 1), "unusable"),
+    "update_id over int64": (_shift_update_id(2**63), "unusable"),
+    "update_id 10**20": (_shift_update_id(10**20), "unusable"),
+    "update_id under int64": (_shift_update_id(-(2**63) - 1), "unusable"),
     "chat id under int64": (_message_change(("chat", "id"), -(2**63) - 1), "unusable"),
     "message_id over int64": (_message_change(("message_id",), 10**20), "unusable"),
     "author id over int64": (_message_change(("from", "id"), 2**64), "unusable"),
@@ -241,5 +242,6 @@ async def reserve_project_ids(engine: AsyncEngine, project_ids: itertools.count,
 
 async def skipped_update(engine: AsyncEngine, update_id: int) -> SkippedUpdate | None:
     async with engine.connect() as conn:
-        stmt = select(SkippedUpdate).where(SkippedUpdate.update_id == update_id)
+        # A numeric column: said explicitly, or an id beyond 64 bits is sent as a bigint.
+        stmt = select(SkippedUpdate).where(SkippedUpdate.update_id == literal(update_id, Numeric()))
         return (await conn.execute(stmt)).first()

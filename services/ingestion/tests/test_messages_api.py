@@ -14,13 +14,13 @@ from .support import bound_project, sample
 T0 = 1718000000
 
 
-async def seed(engine, chat_id: int, n: int, *, step: int = 60) -> None:
+async def seed(engine, release, chat_id: int, n: int, *, step: int = 60) -> None:
     """n text messages one `step` seconds apart, the first two in the same second."""
     async with transaction(session_factory(engine)) as session:
         for i in range(n):
             date = T0 + max(i - 1, 0) * step
             update = sample("text", chat_id=chat_id, message_id=100 + i, date=date, text=f"m{i}")
-            await ingest_update(session, update)
+            await ingest_update(session, update, release=release)
 
 
 async def all_pages(client, project_id: int, **params) -> list[list[dict]]:
@@ -36,9 +36,9 @@ async def all_pages(client, project_id: int, **params) -> list[list[dict]]:
             return pages
 
 
-async def test_keyset_pages_cover_every_message_once_in_time_order(client, engine):
+async def test_keyset_pages_cover_every_message_once_in_time_order(client, engine, release):
     project_id, chat_id = await bound_project(client)
-    await seed(engine, chat_id, 7)
+    await seed(engine, release, chat_id, 7)
     pages = await all_pages(client, project_id, limit=3)
     assert [len(page) for page in pages] == [3, 3, 1]
     texts = [m["text"] for page in pages for m in page]
@@ -47,9 +47,9 @@ async def test_keyset_pages_cover_every_message_once_in_time_order(client, engin
     assert [(m["sent_at"], m["id"]) for m in flat] == sorted((m["sent_at"], m["id"]) for m in flat)
 
 
-async def test_since_until_window(client, engine):
+async def test_since_until_window(client, engine, release):
     project_id, chat_id = await bound_project(client)
-    await seed(engine, chat_id, 6)
+    await seed(engine, release, chat_id, 6)
     [page] = await all_pages(
         client, project_id, since="2024-06-10T06:14:20Z", until="2024-06-10T06:16:20+00:00"
     )
@@ -138,9 +138,9 @@ async def test_values_postgresql_cannot_store_are_refused(client, path, params, 
     assert error["details"][0]["loc"] == loc
 
 
-async def test_the_widest_window_postgresql_can_be_asked_for(client, engine):
+async def test_the_widest_window_postgresql_can_be_asked_for(client, engine, release):
     project_id, chat_id = await bound_project(client)
-    await seed(engine, chat_id, 2)
+    await seed(engine, release, chat_id, 2)
     widest = {"since": "0001-01-01T00:00:00Z", "until": "9999-12-31T23:59:59.999999Z"}
     [page] = await all_pages(client, project_id, **widest, chat_id=chat_id)
     assert len(page) == 2
@@ -151,10 +151,10 @@ async def test_the_widest_window_postgresql_can_be_asked_for(client, engine):
     assert len(response.json()["items"]) == 2
 
 
-async def test_message_of_another_project_is_404(client, engine):
+async def test_message_of_another_project_is_404(client, engine, release):
     project_a, chat_a = await bound_project(client)
     project_b, _ = await bound_project(client)
-    await seed(engine, chat_a, 1)
+    await seed(engine, release, chat_a, 1)
     [[message]] = await all_pages(client, project_a)
     own = await client.get(f"/api/projects/{project_a}/messages/{message['id']}")
     assert own.status_code == 200 and own.json() == message
@@ -165,9 +165,9 @@ async def test_message_of_another_project_is_404(client, engine):
     assert await all_pages(client, project_b) == [[]]
 
 
-async def test_filter_by_chat(client, engine):
+async def test_filter_by_chat(client, engine, release):
     project_id, chat_id = await bound_project(client)
-    await seed(engine, chat_id, 2)
+    await seed(engine, release, chat_id, 2)
     [page] = await all_pages(client, project_id, chat_id=chat_id)
     assert len(page) == 2
     assert await all_pages(client, project_id, chat_id=chat_id + 1) == [[]]

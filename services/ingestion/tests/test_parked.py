@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 from taskiq.kicker import AsyncKicker
 
+from tasktracker.ingestion.db.models import ParkedUpdate
 from tasktracker.ingestion.queue import SAVE_TELEGRAM_MESSAGE
 
 from .support import (
@@ -60,8 +62,11 @@ async def test_unbound_chat_is_parked_then_released_into_the_project_on_bind(cli
     response = await bind(client, project_id, chat_id)
     assert response.status_code == 201
     assert response.json()["released_parked"] == len(updates)
-    assert await parked_for(client, chat_id) == []
 
+    async def released():  # by the release job, after the binding committed
+        return await parked_for(client, chat_id) == []
+
+    await wait_for(released)
     page = (await client.get(f"/api/projects/{project_id}/messages")).json()
     assert [m["message_id"] for m in page["items"]] == [1501, 1502, 1504]
     texts = {m["message_id"]: m["text"] for m in page["items"]}
@@ -70,11 +75,11 @@ async def test_unbound_chat_is_parked_then_released_into_the_project_on_bind(cli
     events = await settled_events(js, engine, project_id, at_least=6, event_type=None)
     assert [e.type for e in events] == [
         "ingestion.project_configured",
-        *["message.updated"] * 4,
         "ingestion.chat_bound",
+        *["message.updated"] * 4,
     ]
-    assert [e.data["message"]["message_id"] for e in events[1:5]] == [1501, 1502, 1504, 1501]
-    assert events[-1].data == {"chat_id": chat_id, "released_parked": 4}
+    assert events[1].data == {"chat_id": chat_id, "released_parked": 4}
+    assert [e.data["message"]["message_id"] for e in events[2:]] == [1501, 1502, 1504, 1501]
 
     # From now on the chat's updates go straight to the project.
     assert (await post_update(client, sample("sticker", chat_id=chat_id))).status_code == 200
@@ -105,3 +110,33 @@ async def test_unbinding_parks_again(client, engine, js):
     assert len(await wait_for(parked)) == 1
     page = (await client.get(f"/api/projects/{project_id}/messages")).json()
     assert page["items"] == []
+
+
+async def test_a_large_backlog_is_released_in_order_in_chunks(client, engine, js, settings):
+    """More parked updates than one chunk (the setting is 200): each chunk commits on its own,
+    and the messages' events keep Telegram's order across chunks."""
+    chat_id = new_chat_id()
+    total = settings.release_chunk_size + 30
+    for n in range(1, total + 1):
+        update = sample("text", chat_id=chat_id, message_id=n, text=f"m{n}")
+        assert (await post_update(client, update)).status_code == 200
+
+    async def all_parked():
+        response = await client.get(
+            "/api/ingestion/parked", params={"chat_id": chat_id, "limit": 500}
+        )
+        return len(response.json()["items"]) == total
+
+    await wait_for(all_parked, within=120)
+    project_id = await create_project(client)
+    response = await bind(client, project_id, chat_id)
+    assert response.json()["released_parked"] == total
+    events = await settled_events(js, engine, project_id, at_least=total)
+    assert [e.data["message"]["message_id"] for e in events] == list(range(1, total + 1))
+    async with engine.connect() as conn:
+        released_at = (
+            await conn.execute(
+                select(ParkedUpdate.released_at).where(ParkedUpdate.chat_id == chat_id).distinct()
+            )
+        ).scalars()
+        assert len(set(released_at)) == 2  # two transactions: one per chunk

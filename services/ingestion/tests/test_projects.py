@@ -19,6 +19,7 @@ from .support import (
 )
 
 OVER = 10**20  # beyond PostgreSQL's bigint
+BINDINGS = "/api/ingestion/bindings"
 
 
 async def test_create_project_with_default_settings(client):
@@ -96,10 +97,16 @@ async def test_nul_in_a_rename_or_the_actor_is_422(client):
         ("GET", "/api/projects/-{over}", None, ["path", "project_id"]),
         ("PATCH", "/api/projects/{over}", {"name": "x"}, ["path", "project_id"]),
         ("GET", "/api/projects/{over}/sources", None, ["path", "project_id"]),
-        ("POST", "/api/projects/{over}/sources", {"chat_id": 1}, ["path", "project_id"]),
-        ("POST", "/api/projects/{pid}/sources", {"chat_id": OVER}, ["body", "chat_id"]),
-        ("POST", "/api/projects/{pid}/sources", {"chat_id": -OVER}, ["body", "chat_id"]),
-        ("POST", "/api/projects/{pid}/sources", {"chat_id": 1, "title": "\x00"}, ["body", "title"]),
+        ("POST", "/api/projects/{over}/sources/bind-codes", None, ["path", "project_id"]),
+        ("POST", BINDINGS, {"project_id": "{pid}", "chat_id": OVER}, ["body", "chat_id"]),
+        ("POST", BINDINGS, {"project_id": "{pid}", "chat_id": -OVER}, ["body", "chat_id"]),
+        ("POST", BINDINGS, {"project_id": OVER, "chat_id": 1}, ["body", "project_id"]),
+        (
+            "POST",
+            BINDINGS,
+            {"project_id": "{pid}", "chat_id": 1, "title": "\x00"},
+            ["body", "title"],
+        ),
         ("DELETE", "/api/projects/{pid}/sources/{over}", None, ["path", "chat_id"]),
         ("DELETE", "/api/projects/{over}/sources/1", None, ["path", "project_id"]),
     ],
@@ -107,6 +114,8 @@ async def test_nul_in_a_rename_or_the_actor_is_422(client):
 async def test_ids_beyond_bigint_are_422(client, method, path, body, loc):
     project_id = await create_project(client)
     url = path.format(over=OVER, pid=project_id)
+    if body is not None and body.get("project_id") == "{pid}":
+        body = {**body, "project_id": project_id}
     response = await client.request(method, url, json=body)
     assert response.status_code == 422, response.text
     error = response.json()["error"]
@@ -199,7 +208,8 @@ async def test_unknown_project_is_404(client):
         await client.get("/api/projects/999999999999"),
         await client.patch("/api/projects/999999999999", json={"name": "x"}),
         await client.get("/api/projects/999999999999/sources"),
-        await client.post("/api/projects/999999999999/sources", json={"chat_id": 1}),
+        await client.post(BINDINGS, json={"project_id": 999999999999, "chat_id": 1}),
+        await client.post("/api/projects/999999999999/sources/bind-codes"),
         await client.get("/api/projects/999999999999/messages"),
     ):
         assert response.status_code == 404
@@ -277,3 +287,15 @@ async def test_concurrent_binds_of_one_chat_one_wins(client):
     chat_id = new_chat_id()
     responses = await asyncio.gather(*(bind(client, pid, chat_id) for pid in projects))
     assert sorted(r.status_code for r in responses) == [201, 409, 409, 409]
+
+
+async def test_a_project_admin_can_no_longer_bind_a_chat_by_its_id(client):
+    """Binding by id released a chat's parked history to whoever named it: now it is 410,
+    pointing at the code handshake, and binds nothing."""
+    project_id = await create_project(client)
+    chat_id = new_chat_id()
+    response = await client.post(f"/api/projects/{project_id}/sources", json={"chat_id": chat_id})
+    assert response.status_code == 410
+    error = response.json()["error"]
+    assert error["code"] == "gone" and "bind-codes" in error["message"]
+    assert (await client.get(f"/api/projects/{project_id}/sources")).json() == []
