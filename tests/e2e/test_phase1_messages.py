@@ -63,7 +63,9 @@ async def test_update_reaches_only_its_projects_socket(phase1_stack):
         p1 = (await rest.post("/api/projects", json={"name": "e2e one"})).json()["id"]
         p2 = (await rest.post("/api/projects", json={"name": "e2e two"})).json()["id"]
         for project, chat in ((p1, CHAT_1), (p2, CHAT_2)):
-            bound = await rest.post(f"/api/projects/{project}/sources", json={"chat_id": chat})
+            bound = await rest.post(
+                "/api/ingestion/bindings", json={"project_id": project, "chat_id": chat}
+            )
             assert bound.status_code == 201, bound.text
 
     token_1 = stack.token("alice", {p1: Role.viewer})

@@ -47,7 +47,8 @@ class MessageUpdated(EventPayload):
 
 
 class ChatBound(EventPayload):
-    """A Telegram chat was bound to the project; `released_parked` parked updates were routed."""
+    """A Telegram chat was bound to the project (by a code posted in it, or by a global admin).
+    Its `released_parked` parked updates follow as `message.updated`, in Telegram's order."""
 
     topic = Topic.messages
     event_type = "ingestion.chat_bound"
