@@ -5,53 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import nats
-from taskiq.receiver import Receiver
 
-from tasktracker.servicekit.jobs import (
-    JobBroker,
-    PermanentJobError,
-    make_job_broker,
-    requeue_parked,
-)
-from tasktracker.servicekit.settings import ServiceSettings
+from tasktracker.servicekit.dead_letters import requeue_parked
+from tasktracker.servicekit.jobs import PermanentJobError, make_job_broker
 
-
-def job_settings(nats_url: str, name: str, **overrides: object) -> ServiceSettings:
-    return ServiceSettings(
-        nats_url=nats_url,
-        jobs_stream=f"TEST_JOBS_{name.upper()}",
-        jobs_subject=f"test.jobs.{name}",
-        jobs_durable=f"test-{name}",
-        **overrides,
-    )
-
-
-@asynccontextmanager
-async def running_worker(broker: JobBroker) -> AsyncIterator[None]:
-    """A real receiver consuming the real stream, in this process."""
-    broker.is_worker_process = True
-    await broker.startup()
-    finish = asyncio.Event()
-    receiver = Receiver(broker, run_startup=False, max_async_tasks=10)
-    task = asyncio.create_task(receiver.listen(finish))
-    try:
-        yield
-    finally:
-        finish.set()
-        task.cancel()
-        done, _ = await asyncio.wait([task], timeout=15)
-        assert done, "the worker did not stop on cancel"
-        await broker.shutdown()
-
-
-async def wait_until(predicate, within: float = 20.0) -> None:
-    async with asyncio.timeout(within):
-        while not predicate():
-            await asyncio.sleep(0.05)
+from .jobs_support import job_settings, running_worker, wait_until
 
 
 async def test_retry_waits_with_exponential_backoff(nats_url, session_id):

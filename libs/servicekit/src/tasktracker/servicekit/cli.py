@@ -85,7 +85,7 @@ def service_cli(
 async def _requeue(broker_path: str, limit: int) -> int:
     from taskiq.cli.utils import import_object
 
-    from tasktracker.servicekit.jobs import requeue_parked
+    from tasktracker.servicekit.dead_letters import requeue_parked
 
     broker = import_object(broker_path)
     await broker.startup()

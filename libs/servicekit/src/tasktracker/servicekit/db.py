@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -16,7 +17,14 @@ from sqlalchemy.ext.asyncio import (
 
 
 def create_engine(database_url: str, **kwargs: object) -> AsyncEngine:
-    return create_async_engine(asyncpg_sqlalchemy_url(database_url), pool_pre_ping=True, **kwargs)
+    """`hide_parameters`: an error's text names the statement, never the values bound to it
+    (chat text, names); such errors end up in logs and on the dead-letter stream."""
+    return create_async_engine(
+        asyncpg_sqlalchemy_url(database_url),
+        pool_pre_ping=True,
+        hide_parameters=True,
+        **kwargs,
+    )
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -57,3 +65,36 @@ def is_data_error(exc: BaseException) -> bool:
     with the same class. Retrying such an error can never help."""
     sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None) or ""
     return str(sqlstate).startswith(DATA_EXCEPTION_CLASS)
+
+
+# SQLSTATEs of a server that is unreachable, going away or full, rather than of a statement:
+# class 08 (connection exception), 57P01-57P03 (shutting down, crashed, starting up), 53300.
+UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "57P01", "57P02", "57P03", "53300")
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """The database could not be reached or the connection was lost: waiting can help, and
+    the statement itself is not at fault. Looks through the whole chain of causes.
+
+    A bare `TimeoutError` does not count: it is as often a job's own deadline, which must not
+    wait forever.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if _names_an_outage(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _names_an_outage(exc: BaseException) -> bool:
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    if isinstance(exc, OSError) and not isinstance(exc, TimeoutError):
+        return True  # refused, reset, no route, socket file gone
+    sqlstate = str(getattr(exc, "sqlstate", None) or "")
+    return sqlstate.startswith(UNAVAILABLE_SQLSTATE_PREFIXES)

@@ -1,14 +1,20 @@
-"""TaskIQ on JetStream: per-service job stream, long-job heartbeats, real retry backoff.
+"""TaskIQ on JetStream: per-service job stream, long-job heartbeats, real retry backoff,
+and outages waited out instead of spending tries.
 
-taskiq-nats' pull broker is used as it is, with three additions:
+taskiq-nats' pull broker is used as it is, with these additions:
 
 * each service gets its own stream, subject and durable (the library's defaults are shared);
 * while a job runs, its message is kept alive with `in_progress()` so JetStream does not
   redeliver a long job after `ack_wait` — a worker that dies stops the heartbeat, and the job
-  is redelivered one `ack_wait` later;
+  is redelivered one `ack_wait` later; a delivery whose error handling fails is handed back
+  (heartbeat stopped, `nak`) instead of being kept alive until `job_max_runtime_seconds`;
 * a retry kicked with a `delay` label carries a `not_before` header; the listener holds such a
   message back with `nak(delay=…)` until it is due, so backoff really waits without a
-  schedule source. After the last try the job is parked on the service's dead-letter stream.
+  schedule source. After the last try the job is parked on the service's dead-letter stream;
+* a job that fails because its database is unreachable (`db.is_database_unavailable`) or that
+  raises `DependencyUnavailable` spends no try: its message is handed back with a delay and the
+  worker takes no new job until then (doubling up to `job_outage_max_delay_seconds`), so a long
+  outage parks nothing and the worker resumes by itself.
 """
 
 from __future__ import annotations
@@ -20,30 +26,94 @@ import logging
 import random
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import BadRequestError
 from taskiq import AckableMessage, BrokerMessage, TaskiqMessage, TaskiqResult
-from taskiq.kicker import AsyncKicker
+from taskiq.exceptions import NoResultError
 from taskiq.middlewares import SmartRetryMiddleware
 from taskiq_nats import PullBasedJetStreamBroker
 
-from tasktracker.servicekit.db import is_data_error
+from tasktracker.servicekit.db import is_data_error, is_database_unavailable
 from tasktracker.servicekit.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
 NOT_BEFORE_HEADER = "tt-not-before"
+STREAM_EXISTS_WITH_OTHER_CONFIG = 10058  # JetStream API error code
+NATS_RETRY_SECONDS = 1.0  # between fetches while NATS itself is unreachable
+ERROR_TEXT_LIMIT = 2000
 
 
 class PermanentJobError(Exception):
     """Raise from a job when trying again can never succeed: it is parked at once."""
 
 
+class DependencyUnavailable(Exception):
+    """Raise from a job when something it needs is down (not the job's fault): the job waits
+    for it without spending a try, like it does for an unreachable database."""
+
+
 def is_permanent(error: BaseException) -> bool:
     return isinstance(error, PermanentJobError) or is_data_error(error)
+
+
+def must_wait(error: BaseException) -> bool:
+    return isinstance(error, DependencyUnavailable) or is_database_unavailable(error)
+
+
+def describe_error(error: BaseException) -> tuple[str, str]:
+    """(qualified type, message) of an error, as logs and the dead-letter stream show it."""
+    return _qualified_name(error), str(error)[:ERROR_TEXT_LIMIT]
+
+
+def error_details(error: BaseException) -> dict[str, str]:
+    """What a parked job records of its error. SQLAlchemy wraps driver errors in a generic
+    `DBAPIError`; the driver's own error (the root cause) and its SQLSTATE say what it was."""
+    error_type, text = describe_error(error)
+    details = {"error_type": error_type, "error": f"{error_type}: {text}"}
+    root = error
+    while root.__cause__ is not None:
+        root = root.__cause__
+    if root is not error:
+        details["root_cause"] = _qualified_name(root)
+    driver_error = getattr(error, "orig", None)
+    sqlstate = getattr(root, "sqlstate", None) or getattr(driver_error, "sqlstate", None)
+    if sqlstate:
+        details["sqlstate"] = str(sqlstate)
+    return details
+
+
+def _qualified_name(error: BaseException) -> str:
+    kind = type(error)
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+def delivery_key(message: TaskiqMessage) -> tuple[str, str]:
+    """What links a TaskiqMessage a middleware sees to the JetStream message it came in."""
+    return (message.task_id, str(message.labels.get("_retries", 0)))
+
+
+@dataclass(eq=False)
+class _Delivery:
+    """One message being worked on, from fetch until it is acknowledged or handed back."""
+
+    msg: Msg
+    heartbeat: asyncio.Task[None] | None = None
+    settled: bool = False
+
+    def settle(self) -> bool:
+        """Stop the heartbeat; False when it was settled already (ack after a hand-back)."""
+        if self.heartbeat is not None:
+            self.heartbeat.cancel()
+        first, self.settled = not self.settled, True
+        return first
 
 
 class JobBroker(PullBasedJetStreamBroker):
@@ -52,6 +122,13 @@ class JobBroker(PullBasedJetStreamBroker):
         self.max_runtime = settings.job_max_runtime_seconds
         self.dead_letter_subject = f"dead.{settings.jobs_subject}"
         self.dead_letter_stream = f"{settings.jobs_stream}_DEAD"
+        self.dead_letter_max_age = settings.job_dead_letter_max_age_seconds
+        self.dead_letter_max_bytes = settings.job_dead_letter_max_bytes
+        self.outage_base_delay = max(settings.job_retry_delay_seconds, 0.1)
+        self.outage_max_delay = settings.job_outage_max_delay_seconds
+        self._outage_streak = 0
+        self._paused_until = 0.0  # time.monotonic(): no new job before this during an outage
+        self._deliveries: dict[tuple[str, str], list[_Delivery]] = {}
         # nats-py gives up after 60 reconnect attempts (~2 min) and the client stays closed:
         # every later kick would fail. Reconnect forever, like natsconn.connect().
         kwargs.setdefault("max_reconnect_attempts", -1)
@@ -84,15 +161,25 @@ class JobBroker(PullBasedJetStreamBroker):
         await self._ensure_dead_letter_stream()
 
     async def _ensure_dead_letter_stream(self) -> None:
+        """Create the dead-letter stream, or bring an existing one to the configured limits."""
         config = StreamConfig(
             name=self.dead_letter_stream,
             subjects=[self.dead_letter_subject],
             storage=StorageType.FILE,
+            max_age=self.dead_letter_max_age,
+            max_bytes=self.dead_letter_max_bytes,
         )
         try:
             await self.js.add_stream(config=config)
-        except Exception:  # exists already with another config: keep it
-            log.debug("dead-letter stream %s exists", self.dead_letter_stream)
+        except BadRequestError as exc:
+            if exc.err_code != STREAM_EXISTS_WITH_OTHER_CONFIG:
+                raise
+            try:
+                await self.js.update_stream(config=config)
+            except NatsError as update_error:
+                log.warning(
+                    "dead-letter stream %s kept as it is: %r", self.dead_letter_stream, update_error
+                )
 
     async def kick(self, message: BrokerMessage) -> None:
         headers = {str(k): str(v) for k, v in message.labels.items()}
@@ -106,6 +193,9 @@ class JobBroker(PullBasedJetStreamBroker):
 
     async def listen(self) -> AsyncGenerator[AckableMessage, None]:
         while True:
+            if (pause := self._paused_until - time.monotonic()) > 0:
+                await asyncio.sleep(pause)  # an outage: taking jobs now would fail them
+                continue
             try:
                 batch = await self.consumer.fetch(
                     batch=self.pull_consume_batch, timeout=self.pull_consume_timeout
@@ -117,29 +207,77 @@ class JobBroker(PullBasedJetStreamBroker):
                 if current is not None and current.cancelling():
                     raise asyncio.CancelledError from None
                 continue
+            except NatsError as exc:  # disconnected: the client reconnects meanwhile
+                log.warning("cannot fetch jobs: %r; trying again", exc)
+                await asyncio.sleep(NATS_RETRY_SECONDS)
+                continue
             for msg in batch:
                 not_before = float((msg.headers or {}).get(NOT_BEFORE_HEADER, 0))
                 wait = not_before - time.time()
                 if wait > 0:
-                    await msg.nak(delay=wait)
+                    with contextlib.suppress(NatsError):  # else redelivered after ack_wait
+                        await msg.nak(delay=wait)
                     continue
-                yield AckableMessage(data=msg.data, ack=self._ack_with_heartbeat(msg))
+                yield AckableMessage(data=msg.data, ack=self._track(msg))
 
-    def _ack_with_heartbeat(self, msg: Any) -> Callable[[], Awaitable[None]]:
-        async def beat() -> None:
-            deadline = time.monotonic() + self.max_runtime
-            while time.monotonic() < deadline:
-                await asyncio.sleep(self.ack_wait / 3)
-                with contextlib.suppress(Exception):
-                    await msg.in_progress()
-
-        heartbeat = asyncio.create_task(beat())
+    def _track(self, msg: Msg) -> Callable[[], Awaitable[None]]:
+        try:
+            key = delivery_key(self.formatter.loads(msg.data))
+        except Exception:  # taskiq acknowledges what it cannot parse
+            key = ("", "")
+        delivery = _Delivery(msg)
+        delivery.heartbeat = asyncio.create_task(self._beat(msg))
+        self._deliveries.setdefault(key, []).append(delivery)
 
         async def ack() -> None:
-            heartbeat.cancel()
-            await msg.ack()
+            self._forget(key, delivery)
+            if delivery.settle():  # not handed back already
+                self._outage_streak = 0  # a job got through: its database answers
+                await msg.ack()
 
         return ack
+
+    async def _beat(self, msg: Msg) -> None:
+        deadline = time.monotonic() + self.max_runtime
+        while time.monotonic() < deadline:
+            await asyncio.sleep(self.ack_wait / 3)
+            with contextlib.suppress(Exception):
+                await msg.in_progress()
+
+    def _forget(self, key: tuple[str, str], delivery: _Delivery) -> None:
+        deliveries = self._deliveries.get(key, [])
+        if delivery in deliveries:
+            deliveries.remove(delivery)
+        if not deliveries:
+            self._deliveries.pop(key, None)
+
+    async def hand_back(self, key: tuple[str, str], delay: float) -> None:
+        """Stop the heartbeat of the message being worked on and `nak` it, so that JetStream
+        delivers it again after `delay` — as the same try. When even the nak cannot be sent,
+        the stopped heartbeat lets JetStream redeliver it after `ack_wait`.
+
+        Raises LookupError when this worker holds no such delivery."""
+        deliveries = self._deliveries.get(key)
+        if not deliveries:
+            raise LookupError(f"no delivery of job {key[0]} try {key[1]} is in progress")
+        delivery = deliveries[0]
+        self._forget(key, delivery)
+        if not delivery.settle():
+            return
+        try:
+            await delivery.msg.nak(delay=delay)
+        except NatsError as exc:
+            log.warning("job %s: nak failed (%r); redelivered after ack_wait", key[0], exc)
+
+    def pause_for_outage(self) -> float:
+        """A job found its database unreachable: take no new job for a while, doubling the
+        pause while the outage lasts (jobs failing together count once). Returns the pause."""
+        now = time.monotonic()
+        if now >= self._paused_until:
+            self._outage_streak += 1
+        delay = min(self.outage_base_delay * 2 ** (self._outage_streak - 1), self.outage_max_delay)
+        self._paused_until = max(self._paused_until, now + delay)
+        return delay
 
     async def park(self, message: TaskiqMessage, error: BaseException) -> None:
         body = {
@@ -148,7 +286,7 @@ class JobBroker(PullBasedJetStreamBroker):
             "args": message.args,
             "kwargs": message.kwargs,
             "labels": message.labels,
-            "error": repr(error),
+            **error_details(error),
             "failed_at": datetime.now(UTC).isoformat(),
         }
         await self.js.publish(
@@ -182,60 +320,73 @@ class BackoffRetryMiddleware(SmartRetryMiddleware):
         result: TaskiqResult[Any],
         exception: BaseException,
     ) -> None:
-        """Re-kick with backoff, or park: after the last try, or at once when no retry can help.
+        """Wait out an outage; else re-kick with backoff, or park: after the last try, or at
+        once when no retry can help.
 
         If the retry cannot be kicked, the job is parked instead; if it cannot be parked
-        either, this raises, so the original message is never acknowledged and JetStream
-        delivers it again — a failed job is never silently dropped.
+        either, its message is handed back to JetStream, which delivers it again — a failed
+        job is never silently dropped, nor kept in progress by a heartbeat.
         """
+        broker = self.broker
+        if not isinstance(broker, JobBroker):
+            raise TypeError("BackoffRetryMiddleware needs a JobBroker")
+        key = delivery_key(message)  # before taskiq's re-kick adds a try to message.labels
+        try:
+            if must_wait(exception):
+                delay = broker.pause_for_outage()
+                log.warning(
+                    "job %s %s waits %.1f s, no try spent: %s",
+                    message.task_name,
+                    message.task_id,
+                    delay,
+                    ": ".join(describe_error(exception)),
+                )
+                await broker.hand_back(key, delay)
+                result.error = NoResultError()
+                return
+            await self._retry_or_park(broker, message, result, exception)
+        except Exception as handling_error:
+            log.error(
+                "job %s %s could be neither retried nor parked (%r): handed back to JetStream",
+                message.task_name,
+                message.task_id,
+                handling_error,
+            )
+            # Raises when there is nothing to hand back: taskiq then leaves the message
+            # unacknowledged, and JetStream redelivers it after ack_wait.
+            await broker.hand_back(key, self.base_delay)
+            result.error = NoResultError()
+
+    async def _retry_or_park(
+        self,
+        broker: JobBroker,
+        message: TaskiqMessage,
+        result: TaskiqResult[Any],
+        exception: BaseException,
+    ) -> None:
         retries = int(message.labels.get("_retries", 0)) + 1
         max_retries = int(message.labels.get("max_retries", self.default_retry_count))
         if retries < max_retries and not is_permanent(exception):
             try:
-                await super().on_error(message, result, exception)
+                # On a copy: taskiq's kicker writes the next try into the labels it is given.
+                kicked = message.model_copy(update={"labels": dict(message.labels)})
+                await super().on_error(kicked, result, exception)
                 return
             except Exception as kick_error:
                 log.error("job %s could not be re-kicked: %r", message.task_id, kick_error)
-        if isinstance(self.broker, JobBroker):
-            log.error(
-                "job %s %s parked after %d tries: %r",
-                message.task_name,
-                message.task_id,
-                retries,
-                exception,
-            )
-            await self.broker.park(message, exception)
+        log.error(
+            "job %s %s parked after %d tries: %s",
+            message.task_name,
+            message.task_id,
+            retries,
+            ": ".join(describe_error(exception)),
+        )
+        await broker.park(message, exception)
 
 
-async def requeue_parked(broker: JobBroker, limit: int = 1000) -> int:
-    """Kick parked jobs again (as new jobs, first try) and remove them from the dead-letter
-    stream. For after the cause is fixed; jobs are idempotent, so a repeat is harmless."""
-    sub = await broker.js.pull_subscribe(
-        broker.dead_letter_subject, stream=broker.dead_letter_stream, durable=None
-    )
-    requeued = 0
-    try:
-        while requeued < limit:
-            try:
-                batch = await sub.fetch(min(100, limit - requeued), timeout=1)
-            except NatsTimeoutError:
-                break
-            for msg in batch:
-                parked = json.loads(msg.data)
-                labels = {
-                    k: v for k, v in parked["labels"].items() if k not in ("_retries", "delay")
-                }
-                kicker = AsyncKicker(parked["task_name"], broker, labels)
-                await kicker.kiq(*parked["args"], **parked["kwargs"])
-                await broker.js.delete_msg(broker.dead_letter_stream, msg.metadata.sequence.stream)
-                requeued += 1
-    finally:
-        await sub.unsubscribe()
-    return requeued
-
-
-def make_job_broker(settings: ServiceSettings) -> JobBroker:
-    broker = JobBroker(settings)
+def make_job_broker(settings: ServiceSettings, **connect_options: Any) -> JobBroker:
+    """`connect_options` go to nats-py's `connect()`."""
+    broker = JobBroker(settings, **connect_options)
     return broker.with_middlewares(
         BackoffRetryMiddleware(
             max_retries=settings.job_max_retries,

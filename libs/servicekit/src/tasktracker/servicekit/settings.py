@@ -41,6 +41,12 @@ class ServiceSettings(NatsSettings):
     job_max_retries: int = Field(default=12, ge=1)
     job_retry_delay_seconds: float = Field(default=1.0, ge=0)
     job_retry_max_delay_seconds: float = Field(default=60.0, ge=0)
+    # While the database is unreachable a job spends no try: the worker waits (doubling from
+    # the retry delay up to this) and takes jobs again once it answers.
+    job_outage_max_delay_seconds: float = Field(default=15.0, gt=0)
+    # The dead-letter stream keeps parked jobs this long, and at most this much (oldest first out).
+    job_dead_letter_max_age_seconds: float = Field(default=30 * 24 * 3600, gt=0)
+    job_dead_letter_max_bytes: int = Field(default=1024**3, gt=0)
     # Relay: poll interval is only the fallback; commits wake it through LISTEN/NOTIFY.
     relay_enabled: bool = True
     relay_poll_seconds: float = Field(default=5.0, gt=0)
