@@ -91,7 +91,12 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
-        os.environ.setdefault("XDG_RUNTIME_DIR", str(self.data_dir.parent))
+        if "XDG_RUNTIME_DIR" not in os.environ:
+            # pgserver keeps its lock there; platformdirs warns unless only we may enter it
+            runtime = self.data_dir.parent / "runtime"
+            runtime.mkdir(mode=0o700, exist_ok=True)
+            runtime.chmod(0o700)
+            os.environ["XDG_RUNTIME_DIR"] = str(runtime)
         import pgserver  # reads XDG_RUNTIME_DIR when imported
 
         self._server = pgserver.get_server(
