@@ -27,9 +27,16 @@ def configure_logging(level: str) -> None:
     )
 
 
-def _settings() -> GatewaySettings:
+# Where `make run` keeps the secret of its gateway, as the gateway's own settings (dotenv). The
+# `token` command reads it when the environment has no key: in a dev checkout it signs for the
+# running stack; in a deployment the file is absent and nothing changes. A file, not an import
+# of the dev stack, so the gateway never needs the dev stack.
+DEV_ENV_FILE = Path(".data/gateway.env")
+
+
+def _settings(env_file: Path | None = None) -> GatewaySettings:
     try:
-        return GatewaySettings()
+        return GatewaySettings(_env_file=env_file)  # the environment wins over the file
     except ValidationError as exc:
         messages = "; ".join(error["msg"] for error in exc.errors())
         raise SystemExit(f"tasktracker-gateway: bad settings: {messages}") from None
@@ -71,6 +78,13 @@ def _parser() -> argparse.ArgumentParser:
         help="lifetime, e.g. 30m, 8h, 2d (default 8h)",
     )
     token.add_argument("--private-key", type=Path, help="PEM private key file (RS256)")
+    token.add_argument(
+        "--env-file",
+        type=Path,
+        default=DEV_ENV_FILE,
+        help="TT_GATEWAY_* settings to use where the environment has none "
+        f"(default {DEV_ENV_FILE}, written by make run)",
+    )
 
     watch_cmd = commands.add_parser("watch", help="print a project's events as they happen")
     watch_cmd.add_argument("--project", type=int, required=True)
@@ -100,14 +114,17 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def _token(args: argparse.Namespace) -> int:
-    settings = _settings()
+    settings = _settings(args.env_file)
     if args.private_key is not None:
         key: str | bytes = args.private_key.read_bytes()
     else:
         try:
             key = settings.signing_key()
         except ValueError as exc:
-            raise SystemExit(f"tasktracker-gateway: {exc}") from None
+            raise SystemExit(
+                f"tasktracker-gateway: {exc} (in the environment, or in {args.env_file}, "
+                "which `make run` writes)"
+            ) from None
     print(
         issue_token(
             key,
