@@ -28,7 +28,7 @@ def service_app(title: str, runtime: ServiceRuntime, routers: Sequence[APIRouter
     app = FastAPI(title=title, lifespan=lifespan, redirect_slashes=False)
     app.state.runtime = runtime
     install_error_handlers(app)
-    app.include_router(health_router(runtime.readiness_checks))
+    app.include_router(health_router(runtime.readiness_checks, optional=runtime.optional_checks))
     for router in routers:
         app.include_router(router)
     return app

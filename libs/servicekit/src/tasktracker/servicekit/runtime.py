@@ -27,7 +27,9 @@ class ServiceRuntime:
     """Starts and stops, in order, everything a service's API process needs.
 
     `event_broker` (FastStream) subscribes to facts; `job_broker` (TaskIQ) is started here
-    only to kick jobs — workers run in their own process.
+    only to kick jobs — workers run in their own process. With `database_required=False` (an
+    API whose essential route needs only NATS, like a webhook that queues jobs) a PostgreSQL
+    outage is reported by `/readyz` but does not take the process out of service.
     """
 
     def __init__(
@@ -36,8 +38,10 @@ class ServiceRuntime:
         *,
         event_broker: NatsBroker | None = None,
         job_broker: JobBroker | None = None,
+        database_required: bool = True,
     ) -> None:
         self.settings = settings
+        self.database_required = database_required
         self.event_broker = event_broker
         self.job_broker = job_broker
         self.engine: AsyncEngine = db.create_engine(settings.database_url)
@@ -80,12 +84,20 @@ class ServiceRuntime:
         await self.engine.dispose()
 
     def readiness_checks(self) -> dict[str, ReadinessCheck]:
-        checks: dict[str, ReadinessCheck] = {"postgres": lambda: db.ping(self.engine)}
+        checks: dict[str, ReadinessCheck] = {}
+        if self.database_required:
+            checks["postgres"] = self._ping_database
         if self.nats is not None:
             checks["nats"] = nats_check(self.nats)
         if self._relay_task is not None:
             checks["relay"] = self._relay_alive
         return checks
+
+    def optional_checks(self) -> dict[str, ReadinessCheck]:
+        return {} if self.database_required else {"postgres": self._ping_database}
+
+    async def _ping_database(self) -> None:
+        await db.ping(self.engine)
 
     async def _relay_alive(self) -> None:
         if self._relay_task is None or self._relay_task.done():

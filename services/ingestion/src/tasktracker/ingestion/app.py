@@ -18,7 +18,11 @@ def create_app(settings: IngestionSettings | None = None) -> FastAPI:
     settings = settings or IngestionSettings()
     settings.require_webhook_secret()
     # The API only kicks jobs on this broker; `tasktracker-ingestion worker` runs them.
-    runtime = ServiceRuntime(settings, job_broker=make_job_broker(settings))
+    # Ready without PostgreSQL: the webhook, which must keep taking Telegram's updates through
+    # a database outage, needs only NATS; /readyz still reports the database.
+    runtime = ServiceRuntime(
+        settings, job_broker=make_job_broker(settings), database_required=False
+    )
     app = service_app(
         "Task Tracker ingestion",
         runtime,
