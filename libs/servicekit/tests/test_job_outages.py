@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from tasktracker.devstack.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from tasktracker.servicekit.db import create_engine, is_database_unavailable
-from tasktracker.servicekit.jobs import make_job_broker
+from tasktracker.servicekit.jobs import DependencyUnavailable, make_job_broker
 
 from .jobs_support import job_settings, running_worker, wait_until
 
@@ -72,6 +72,25 @@ async def test_database_outage_is_waited_out_without_spending_tries(nats_url, se
     finally:
         await engine.dispose()
         postgres.stop()
+
+
+async def test_a_job_may_say_it_waits_for_a_dependency(nats_url, session_id):
+    settings = job_settings(
+        nats_url, f"depwait_{session_id}", job_max_retries=1, job_retry_delay_seconds=0.1
+    )
+    broker = make_job_broker(settings)
+    attempts: list[int] = []
+
+    @broker.task(task_name="needs_llm")
+    async def needs_llm() -> None:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise DependencyUnavailable("the model provider answers 503")
+
+    async with running_worker(broker):
+        await needs_llm.kiq()
+        await wait_until(lambda: len(attempts) == 3)  # one try allowed, three runs
+    assert await parked_count(nats_url, broker.dead_letter_stream) == 0
 
 
 async def _quiet(query):
