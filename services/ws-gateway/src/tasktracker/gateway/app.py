@@ -10,13 +10,14 @@ from contextlib import asynccontextmanager
 import httpx
 import uvicorn
 from fastapi import FastAPI, Request, WebSocket
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response
 
 from tasktracker.contracts.ws import CloseCode
 from tasktracker.gateway import metrics
+from tasktracker.gateway.admission import SocketAdmission
 from tasktracker.gateway.auth import AuthError, TokenVerifier, bearer_token
 from tasktracker.gateway.hub import Hub
-from tasktracker.gateway.proxy import Proxy, proxy_router
+from tasktracker.gateway.proxy import Proxy, admin_refusal, proxy_routes
 from tasktracker.gateway.session import Session, SessionLimits
 from tasktracker.gateway.settings import GatewaySettings
 from tasktracker.servicekit.errors import install_error_handlers
@@ -32,11 +33,15 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     verifier = TokenVerifier.from_settings(settings)
     limits = SessionLimits(
         send_queue_size=settings.send_queue_size,
+        send_queue_bytes=settings.send_queue_bytes,
+        replay_drain_timeout=settings.replay_drain_timeout_seconds,
         max_subscriptions=settings.max_subscriptions_per_socket,
         replay_batch_size=settings.replay_batch_size,
         close_timeout=settings.close_timeout_seconds,
         token_leeway=settings.jwt_leeway_seconds,
     )
+
+    admission = SocketAdmission(settings.max_sockets_per_token, settings.max_sockets_per_client)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -45,23 +50,27 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         await ensure_space_stream(js, settings)
         hub = Hub(js, settings.stream_name, settings.max_concurrent_replays)
         await hub.start()
-        client = httpx.AsyncClient(
+        transport = httpx.AsyncHTTPTransport(
+            limits=httpx.Limits(
+                max_connections=settings.upstream_max_connections,
+                max_keepalive_connections=settings.upstream_max_connections,
+            ),
+            trust_env=False,  # internal calls never go through an HTTP(S)_PROXY
+        )
+        client = httpx.AsyncClient(  # builds requests with the timeouts; never sends one
             timeout=httpx.Timeout(
                 settings.upstream_timeout_seconds,
                 connect=min(
                     settings.upstream_connect_timeout_seconds, settings.upstream_timeout_seconds
                 ),
             ),
-            limits=httpx.Limits(
-                max_connections=settings.upstream_max_connections,
-                max_keepalive_connections=settings.upstream_max_connections,
-            ),
+            transport=transport,
             follow_redirects=False,
-            trust_env=False,  # internal calls never go through an HTTP(S)_PROXY
+            trust_env=False,
         )
         app.state.nats = nc
         app.state.hub = hub
-        app.state.proxy = Proxy(settings, verifier, client)
+        app.state.proxy = Proxy(settings, verifier, client, transport)
         try:
             yield
         finally:
@@ -69,7 +78,13 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             await client.aclose()
             await nc.drain()
 
-    app = FastAPI(title="Task Tracker gateway", lifespan=lifespan)
+    app = FastAPI(
+        title="Task Tracker gateway",
+        lifespan=lifespan,
+        docs_url="/docs" if settings.docs else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if settings.docs else None,
+    )
     install_error_handlers(app)
 
     async def nats_ready() -> None:
@@ -81,24 +96,40 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     app.include_router(health_router(lambda: {"nats": nats_ready, "relay": relay_ready}))
 
-    @app.get("/metrics", include_in_schema=False)
-    async def metrics_page(request: Request) -> PlainTextResponse:
-        return PlainTextResponse(metrics.render(request.app.state.hub))
+    if settings.metrics != "off":
+
+        @app.get("/metrics", include_in_schema=False)
+        async def metrics_page(request: Request) -> Response:
+            if settings.metrics == "admin":
+                refusal = admin_refusal(verifier, request)
+                if refusal is not None:
+                    return refusal
+            return PlainTextResponse(metrics.render(request.app.state.hub))
 
     @app.websocket("/ws")
     async def websocket(ws: WebSocket) -> None:
         hub: Hub = ws.app.state.hub
         await ws.accept()
+        token = bearer_token(ws.headers, ws.query_params)
         try:
-            claims = verifier.verify(bearer_token(ws.headers, ws.query_params))
+            claims = verifier.verify(token)
         except AuthError as exc:
             log.info("websocket refused: %s", exc)
             hub.stats.unauthorized_closes += 1
             await ws.close(CloseCode.UNAUTHORIZED, CloseCode.UNAUTHORIZED.reason)
             return
-        await Session(ws, claims, hub, limits).run()
+        assert token is not None  # verified
+        ticket = admission.admit(token, ws.client.host if ws.client else None)
+        if ticket is None:
+            hub.stats.too_many_sockets_closes += 1
+            await ws.close(CloseCode.TOO_MANY_SOCKETS, CloseCode.TOO_MANY_SOCKETS.reason)
+            return
+        try:
+            await Session(ws, claims, hub, limits).run()
+        finally:
+            admission.release(ticket)
 
-    app.include_router(proxy_router())
+    app.router.routes.extend(proxy_routes(lambda: app.state.proxy))
     return app
 
 
@@ -116,6 +147,7 @@ def server_config(
         "ws_ping_timeout": settings.ping_timeout_seconds,
         "ws_max_size": settings.max_frame_bytes,
         "ws_per_message_deflate": False,
+        "access_log": settings.access_log,
         "timeout_graceful_shutdown": settings.close_timeout_seconds,
     }
     options.update(overrides)

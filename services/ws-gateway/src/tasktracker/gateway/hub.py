@@ -117,6 +117,8 @@ class HubStats:
     invalid_events: int = 0
     replayed_events: int = 0
     slow_consumer_closes: int = 0
+    too_many_sockets_closes: int = 0
+    queued_bytes: int = 0  # held in sockets' send queues right now
     unauthorized_closes: int = 0
 
 
@@ -124,8 +126,8 @@ class Hub:
     def __init__(self, js: JetStreamContext, stream: str, max_replays: int = 32) -> None:
         self.js = js
         self.stream = stream
-        # Bounds the ephemeral consumers one process keeps open at once: after a restart,
-        # every client resumes at the same moment.
+        # Bounds the replays' requests to JetStream at once (opening a consumer, a fetch):
+        # after a restart every client resumes at the same moment. Held per request only.
         self._replays = asyncio.Semaphore(max_replays)
         self.stats = HubStats()
         self._subs: dict[Key, set[Subscription]] = {}
@@ -244,22 +246,28 @@ class Hub:
         up to at least `until` (or the end of the stream, whichever comes first). Raises
         `ReplayIncomplete` if it cannot get that far (see `replay.py`)."""
         topic_name = str(topic)
-        async with self._replays:
-            history = read_history(self.js, self.stream, topic.nats_filter, since, until, batch)
-            async with contextlib.aclosing(history):
-                async for msgs in history:
-                    frames: list[tuple[int, str]] = []
-                    for msg in msgs:
-                        seq = msg.metadata.sequence.stream
-                        try:
-                            parts = parse_subject(msg.subject)
-                        except SubjectError:
-                            continue
-                        if self._is_valid(parts, msg.data):
-                            frame = encode_event_frame(topic_name, seq, msg.data)
-                            frames.append((seq, frame.decode()))
-                    self.stats.replayed_events += len(frames)
-                    yield frames
+        history = read_history(self.js, self.stream, topic.nats_filter, since, until, batch)
+        async with contextlib.aclosing(history):
+            while True:
+                # A slot is held only while JetStream is asked: between two batches the caller
+                # may wait a long while for one slow socket, and must not stop everyone's
+                # resume meanwhile. The slot bounds fetches at once after a restart.
+                async with self._replays:
+                    msgs = await anext(history, None)
+                if msgs is None:
+                    return
+                frames: list[tuple[int, str]] = []
+                for msg in msgs:
+                    seq = msg.metadata.sequence.stream
+                    try:
+                        parts = parse_subject(msg.subject)
+                    except SubjectError:
+                        continue
+                    if self._is_valid(parts, msg.data):
+                        frame = encode_event_frame(topic_name, seq, msg.data)
+                        frames.append((seq, frame.decode()))
+                self.stats.replayed_events += len(frames)
+                yield frames
 
 
 def _prime_ordered_consumer(live: object, last_seq: int) -> None:

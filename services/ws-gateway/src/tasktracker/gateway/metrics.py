@@ -43,6 +43,18 @@ _METRICS = (
         lambda h: h.stats.slow_consumer_closes,
     ),
     (
+        "tt_gateway_send_queue_bytes",
+        "gauge",
+        "Characters of frames waiting in sockets' send queues.",
+        lambda h: h.stats.queued_bytes,
+    ),
+    (
+        "tt_gateway_too_many_sockets_closes_total",
+        "counter",
+        "Sockets closed with 4409 (per-token or per-address limit).",
+        lambda h: h.stats.too_many_sockets_closes,
+    ),
+    (
         "tt_gateway_unauthorized_closes_total",
         "counter",
         "Sockets closed with 4401.",

@@ -1,9 +1,13 @@
 """One WebSocket connection: its subscriptions, its bounded send queue and its writer.
 
 Everything a socket is sent goes through one queue drained by one writer task, so frames keep
-their order. Live events are *offered*: if the queue is full the socket is too slow and is
-closed with 4429 instead of slowing anyone else. Replays *wait* for room (they read from
-JetStream at the socket's own pace) and leave half the queue to live events.
+their order. The queue is bounded in frames and in bytes (characters): whatever a client makes
+the gateway hold for it — events, or answers to frames it sends without reading — stays under
+the bound. Live events and answers are *offered*: if the queue is full the socket is too slow
+and is closed with 4429 instead of slowing anyone else. Replays *wait* for room (they read
+from JetStream at the socket's own pace), leave half the queue to live events, run one at a
+time per socket, and close the socket with 4429 if it does not drain within
+`replay_drain_timeout`: a replay never waits on one socket while holding anything shared.
 """
 
 from __future__ import annotations
@@ -38,9 +42,15 @@ from tasktracker.gateway.replay import ReplayIncomplete
 log = logging.getLogger(__name__)
 
 
+class _Stalled(Exception):
+    """The socket did not drain within the replay's bound; it is being closed with 4429."""
+
+
 @dataclass(frozen=True)
 class SessionLimits:
     send_queue_size: int = 1000
+    send_queue_bytes: int = 1024 * 1024
+    replay_drain_timeout: float = 10.0
     max_subscriptions: int = 100
     replay_batch_size: int = 256
     close_timeout: float = 5.0
@@ -54,10 +64,13 @@ class Session:
         self._hub = hub
         self._limits = limits
         self._queue: deque[str] = deque()
+        self._queued_bytes = 0
+        self._replaying = asyncio.Lock()  # one replay at a time per socket
         self._wake = asyncio.Event()
         self._room = asyncio.Event()
         self._room.set()
         self._replay_high_water = max(1, limits.send_queue_size // 2)
+        self._replay_high_water_bytes = max(1, limits.send_queue_bytes // 2)
         self._closing: asyncio.Future[CloseCode] = asyncio.get_running_loop().create_future()
         self._subs: dict[str, Subscription] = {}
         self._starting: dict[str, asyncio.Task[None]] = {}
@@ -67,10 +80,16 @@ class Session:
     def offer(self, frame: str) -> None:
         if self._closing.done():
             return
-        if len(self._queue) >= self._limits.send_queue_size:
+        size = len(frame)
+        if (
+            len(self._queue) >= self._limits.send_queue_size
+            or self._queued_bytes + size > self._limits.send_queue_bytes
+        ):
             self.overflow()
             return
         self._queue.append(frame)
+        self._queued_bytes += size
+        self._hub.stats.queued_bytes += size
         self._wake.set()
 
     def overflow(self) -> None:
@@ -101,6 +120,7 @@ class Session:
             for task in (reader, writer):
                 task.cancel()
             await asyncio.gather(reader, writer, *starting, return_exceptions=True)
+            self._release_queue()
             self._hub.stats.sockets -= 1
         code = self._close_code(reader, writer)
         if code is not None:
@@ -109,6 +129,12 @@ class Session:
                 await asyncio.wait_for(
                     self._ws.close(code, code.reason), self._limits.close_timeout
                 )
+
+    def _release_queue(self) -> None:
+        """Frames nobody will send: let them go now, not when the close handshake ends."""
+        self._hub.stats.queued_bytes -= self._queued_bytes
+        self._queued_bytes = 0
+        self._queue.clear()
 
     def _close_code(
         self, reader: asyncio.Task[None], writer: asyncio.Task[None]
@@ -136,7 +162,9 @@ class Session:
                 await self._wake.wait()
                 continue
             frame = queue.popleft()
-            if len(queue) < self._replay_high_water:
+            self._queued_bytes -= len(frame)
+            self._hub.stats.queued_bytes -= len(frame)
+            if self._has_room_for_replay():
                 self._room.set()
             await self._ws.send_text(frame)
 
@@ -209,19 +237,13 @@ class Session:
             )
             after = bounds.last_seq
             if recovered and since is not None and since < bounds.last_seq:
-                after = since
-                batches = self._hub.replay(
-                    sub.topic, since, bounds.last_seq, self._limits.replay_batch_size
-                )
-                async with contextlib.aclosing(batches):
-                    async for batch in batches:
-                        for seq, frame in batch:
-                            await self._wait_for_room()
-                            self.offer(frame)
-                            after = seq
+                async with self._replaying:
+                    after = await self._replay(sub, since, bounds.last_seq)
             sub.go_live(after)
         except asyncio.CancelledError:
             raise
+        except _Stalled:
+            pass  # closed with 4429 already
         except Exception as exc:
             # `subscribed` is out already and the events between the last one replayed and
             # `position` went out live before this subscription existed: going live would
@@ -235,10 +257,32 @@ class Session:
             if self._starting.get(sub.name) is asyncio.current_task():
                 del self._starting[sub.name]
 
+    async def _replay(self, sub: Subscription, since: int, until: int) -> int:
+        """Sends the topic's events after `since` up to `until`; the last sequence sent."""
+        after = since
+        batches = self._hub.replay(sub.topic, since, until, self._limits.replay_batch_size)
+        async with contextlib.aclosing(batches):
+            async for batch in batches:
+                for seq, frame in batch:
+                    await self._wait_for_room()
+                    self.offer(frame)
+                    after = seq
+        return after
+
+    def _has_room_for_replay(self) -> bool:
+        return (
+            len(self._queue) < self._replay_high_water
+            and self._queued_bytes < self._replay_high_water_bytes
+        )
+
     async def _wait_for_room(self) -> None:
-        while len(self._queue) >= self._replay_high_water and not self._closing.done():
+        while not self._has_room_for_replay() and not self._closing.done():
             self._room.clear()
-            await self._room.wait()
+            try:
+                await asyncio.wait_for(self._room.wait(), self._limits.replay_drain_timeout)
+            except TimeoutError:
+                self.overflow()
+                raise _Stalled from None
 
     def _unsubscribe(self, frame: UnsubscribeFrame) -> None:
         try:

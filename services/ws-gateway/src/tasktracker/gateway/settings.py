@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from tasktracker.contracts.ws import MAX_CLIENT_FRAME_BYTES
 from tasktracker.servicekit.settings import NatsSettings
 
 INGESTION = "http://127.0.0.1:8001"
@@ -38,6 +39,13 @@ class GatewaySettings(NatsSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     log_level: str = "INFO"
+    # One line per request at INFO, from uvicorn; off by default (`make run` would print every
+    # proxied request, and the upstream logs it again).
+    access_log: bool = False
+    # `/docs` and `/openapi.json`: on for development only. `/metrics`: `public`, `admin`
+    # (a bearer JWT with the global admin flag) or `off`.
+    docs: bool = False
+    metrics: Literal["public", "admin", "off"] = "admin"
 
     # Bearer JWT. HS256 verifies with `jwt_secret`; RS256 with a PEM public key, given inline
     # or as a file. `jwt_private_key_file` is only read by the `token` command (RS256).
@@ -62,11 +70,18 @@ class GatewaySettings(NatsSettings):
     upstream_max_connections: int = Field(default=200, ge=1)
 
     # WebSocket.
-    send_queue_size: int = Field(default=1000, ge=2)
+    send_queue_size: int = Field(default=1000, ge=2)  # frames
+    send_queue_bytes: int = Field(default=1024 * 1024, ge=4096)  # characters of those frames
+    # A replay waits for room in a slow socket's queue at most this long, then closes it (4429).
+    replay_drain_timeout_seconds: float = Field(default=10, gt=0)
+    max_sockets_per_token: int = Field(default=16, ge=1)
+    # Behind a proxy every client has the proxy's address: raise it, or let uvicorn read the
+    # client's address from `X-Forwarded-For` (its `--proxy-headers`, `FORWARDED_ALLOW_IPS`).
+    max_sockets_per_client: int = Field(default=256, ge=1)
     ping_interval_seconds: float = Field(default=20, gt=0)
     ping_timeout_seconds: float = Field(default=20, gt=0)
     close_timeout_seconds: float = Field(default=5, gt=0)
-    max_frame_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_frame_bytes: int = Field(default=MAX_CLIENT_FRAME_BYTES, ge=1024)
     max_subscriptions_per_socket: int = Field(default=100, ge=1)
     replay_batch_size: int = Field(default=256, ge=1)
     max_concurrent_replays: int = Field(default=32, ge=1)
