@@ -116,10 +116,11 @@ async def serve(config: uvicorn.Config) -> AsyncIterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def running_gateway(settings: GatewaySettings) -> AsyncIterator[Served]:
+async def running_gateway(settings: GatewaySettings, **overrides: Any) -> AsyncIterator[Served]:
     port = free_port()
     app = create_app(settings)
-    config = server_config(settings, app, host="127.0.0.1", port=port, log_level="warning")
+    options: dict[str, Any] = {"host": "127.0.0.1", "port": port, "log_level": "warning"}
+    config = server_config(settings, app, **{**options, **overrides})
     async with serve(config):
         yield Served(f"127.0.0.1:{port}", app)
 

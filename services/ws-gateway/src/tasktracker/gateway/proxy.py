@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 
 import httpx
-from fastapi import APIRouter, Request
-from starlette.requests import ClientDisconnect
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
+from starlette.routing import Mount
 from starlette.types import Receive, Scope, Send
 
 from tasktracker.contracts.errors import ErrorCode
@@ -161,12 +161,17 @@ class UpstreamResponse(Response):
 
 class Proxy:
     def __init__(
-        self, settings: GatewaySettings, verifier: TokenVerifier, client: httpx.AsyncClient
+        self,
+        settings: GatewaySettings,
+        verifier: TokenVerifier,
+        client: httpx.AsyncClient,
+        transport: httpx.AsyncBaseTransport,
     ) -> None:
         self.routes = RouteTable(settings.routes)
         self.public = tuple(split_path(prefix) for prefix in settings.public_paths)
         self.verifier = verifier
         self.client = client
+        self.transport = transport
         self.body_limit = settings.body_limit_bytes
 
     async def handle(self, request: Request) -> Response:
@@ -187,9 +192,7 @@ class Proxy:
             try:
                 claims = self.verifier.verify(bearer_token(request.headers))
             except AuthError as exc:
-                response = _error(401, ErrorCode.unauthorized, str(exc), request_id)
-                response.headers["www-authenticate"] = "Bearer"
-                return response
+                return _unauthorized(str(exc), request_id)
             refusal = authorize(request.method, segments, claims)
             if refusal is not None:
                 return _error(refusal.status, refusal.code, refusal.message, request_id)
@@ -217,7 +220,9 @@ class Proxy:
             content=_limited(request.stream(), self.body_limit) if has_body else None,
         )
         try:
-            answer = await self.client.send(outgoing, stream=True)
+            # The transport, not `client.send`: the client's layer (auth, redirects, cookies,
+            # event hooks, an INFO log line with the upstream URL) is all unused here.
+            answer = await self.transport.handle_async_request(outgoing)
         except ClientDisconnect:
             return Response(status_code=499)  # the client left while sending its body
         except BodyTooLarge:
@@ -237,22 +242,41 @@ class Proxy:
         return UpstreamResponse(answer, headers)
 
 
+def _unauthorized(message: str, request_id: str) -> Response:
+    response = _error(401, ErrorCode.unauthorized, message, request_id)
+    response.headers["www-authenticate"] = "Bearer"
+    return response
+
+
+def admin_refusal(verifier: TokenVerifier, request: Request) -> Response | None:
+    """None if the request carries a valid token of a global admin, else the error answer."""
+    request_id = uuid.uuid4().hex
+    try:
+        claims = verifier.verify(bearer_token(request.headers))
+    except AuthError as exc:
+        return _unauthorized(str(exc), request_id)
+    if not claims.admin:
+        message = "this endpoint needs the global admin flag"
+        return _error(403, ErrorCode.forbidden, message, request_id)
+    return None
+
+
 def _error(status: int, code: ErrorCode, message: str, request_id: str) -> Response:
     response = error_response(status, code, message)
     response.headers["x-request-id"] = request_id
     return response
 
 
-def proxy_router() -> APIRouter:
-    router = APIRouter()
+def proxy_routes(proxy: Callable[[], Proxy]) -> list[Mount]:
+    """`/api` and `/webhook` as plain ASGI mounts: the proxy parses what it needs itself, so
+    FastAPI's per-request routing, dependency and validation work would only cost time."""
 
-    async def forward(request: Request) -> Response:
-        proxy: Proxy = request.app.state.proxy
-        return await proxy.handle(request)
+    async def forward(scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        if request.method not in METHODS:
+            response = _error(405, ErrorCode.bad_request, "method not allowed", uuid.uuid4().hex)
+        else:
+            response = await proxy().handle(request)
+        await response(scope, receive, send)
 
-    for prefix in ("/api", "/webhook"):
-        router.add_api_route(
-            prefix + "/{path:path}", forward, methods=METHODS, include_in_schema=False
-        )
-    router.add_api_route("/api", forward, methods=METHODS, include_in_schema=False)
-    return router
+    return [Mount("/api", app=forward), Mount("/webhook", app=forward)]
