@@ -264,3 +264,46 @@ def test_make_envelope_keeps_the_given_id_and_time() -> None:
 def test_decode_event_returns_an_already_typed_payload_as_is() -> None:
     payload = SAMPLES[RunStarted]()
     assert decode_event(make_envelope(payload, project_id=1, producer="p")) is payload
+
+
+def test_knowledge_events_carry_keywords_sources_and_the_attached_topic() -> None:
+    """Extraction proposes topics with keywords and sources, and atoms of the seven kinds of
+    issue 8 that attach to a topic proposal or an existing topic; older payloads still parse."""
+    topic_proposal = uuid4()
+    event = KnowledgeProposalsCreated(
+        extraction_id=EXTRACTION_ID,
+        topics=[
+            TopicProposalData(
+                proposal_id=topic_proposal,
+                name="Webhook timeout",
+                description="",
+                keywords=["webhook", "timeout"],
+                source_message_ids=[1, 2],
+            )
+        ],
+        atoms=[
+            AtomProposalData(
+                proposal_id=uuid4(),
+                topic_name="Webhook timeout",
+                topic_proposal_id=topic_proposal,
+                kind=kind,
+                title="t",
+                content="c",
+                source_message_ids=[2],
+                confidence=0.6,
+            )
+            for kind in ("problem", "solution", "insight")
+        ],
+    )
+    again = KnowledgeProposalsCreated.model_validate_json(event.model_dump_json())
+    assert again == event
+    assert (
+        TopicProposalData.model_validate(
+            {"proposal_id": str(topic_proposal), "name": "Auth", "description": ""}
+        ).keywords
+        == []
+    )
+    created = AtomCreated(
+        atom_id=1, kind=AtomKind.solution, title="t", content="", source_message_ids=[1]
+    )
+    assert created.proposal_id is None and created.confidence is None

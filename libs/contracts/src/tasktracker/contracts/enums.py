@@ -36,10 +36,16 @@ class Category(StrEnum):
 
 
 class AtomKind(StrEnum):
-    fact = "fact"
+    """What a knowledge atom records. The first seven are what extraction proposes (issue 8);
+    `risk` and `other` stay for atoms created by hand."""
+
+    problem = "problem"
+    solution = "solution"
     decision = "decision"
-    requirement = "requirement"
     question = "question"
+    insight = "insight"
+    requirement = "requirement"
+    fact = "fact"
     risk = "risk"
     other = "other"
 

@@ -17,6 +17,8 @@ class TopicProposalData(BaseModel):
     proposal_id: UUID
     name: NonEmptyStr
     description: str
+    keywords: list[str] = []
+    source_message_ids: list[int] = []
 
 
 class AtomProposalData(BaseModel):
@@ -24,6 +26,10 @@ class AtomProposalData(BaseModel):
 
     proposal_id: UUID
     topic_name: str | None = None  # links to a TopicProposalData.name or an existing topic
+    # The topic proposal (this event's or an earlier pending one) or the existing topic the
+    # atom attaches to, when its topic name matched one.
+    topic_proposal_id: UUID | None = None
+    topic_id: int | None = None
     kind: AtomKind
     title: NonEmptyStr
     content: str

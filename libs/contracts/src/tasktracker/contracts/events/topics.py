@@ -4,7 +4,7 @@ from uuid import UUID
 
 from tasktracker.contracts.enums import AtomKind
 from tasktracker.contracts.events.base import EventPayload
-from tasktracker.contracts.primitives import NonEmptyStr
+from tasktracker.contracts.primitives import Confidence, NonEmptyStr
 from tasktracker.contracts.subjects import Topic
 
 
@@ -16,6 +16,8 @@ class TopicCreated(EventPayload):
     name: NonEmptyStr
     description: str
     proposal_id: UUID | None = None  # the approved proposal, None if created by hand
+    keywords: list[str] = []
+    source_message_ids: list[int] = []
 
 
 class AtomCreated(EventPayload):
@@ -28,6 +30,8 @@ class AtomCreated(EventPayload):
     title: NonEmptyStr
     content: str
     source_message_ids: list[int]
+    confidence: Confidence | None = None
+    proposal_id: UUID | None = None  # the approved proposal, None if created by hand
 
 
 TOPICS_EVENTS: tuple[type[EventPayload], ...] = (TopicCreated, AtomCreated)
