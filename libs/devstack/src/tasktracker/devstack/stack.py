@@ -35,4 +35,6 @@ class Stack:
             env[f"TT_{service.upper()}_DATABASE_URL"] = self.database_url(service)
         env["TT_INGESTION_WEBHOOK_SECRET"] = self.webhook_secret
         env["TT_GATEWAY_JWT_SECRET"] = self.jwt_secret
+        env["TT_GATEWAY_DOCS"] = "true"  # dev only: a deployment keeps both off / admin-only
+        env["TT_GATEWAY_METRICS"] = "public"
         return env
