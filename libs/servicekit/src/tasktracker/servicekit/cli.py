@@ -74,7 +74,7 @@ def service_cli(
                     modules=list(worker_modules),
                     workers=args.workers,
                     configure_logging=False,
-                    max_async_tasks=50,
+                    max_async_tasks=settings.job_max_async_tasks,
                 )
             )
             or 0

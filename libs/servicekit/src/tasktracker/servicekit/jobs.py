@@ -151,7 +151,7 @@ class JobBroker(PullBasedJetStreamBroker):
                 ack_policy=AckPolicy.EXPLICIT,
                 ack_wait=settings.job_ack_wait_seconds,
             ),
-            pull_consume_batch=1,
+            pull_consume_batch=settings.job_fetch_batch,
             pull_consume_timeout=5.0,
             **kwargs,
         )

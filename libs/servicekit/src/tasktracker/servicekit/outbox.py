@@ -9,6 +9,7 @@ commits — so a rolled-back change leaves neither a row nor a wake-up. `OutboxR
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import (
@@ -91,8 +92,30 @@ class Outbox:
                 payload=envelope.to_bytes(),
             )
         )
-        await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
+        await notify(session)
         return envelope
+
+    async def stage_many(
+        self, session: AsyncSession, events: Sequence[tuple[EventPayload, int]]
+    ) -> list[Envelope]:
+        """Stage `(payload, project_id)` events with one multi-row insert, in the given order
+        (`seq` follows the VALUES order), and one NOTIFY."""
+        envelopes = [
+            make_envelope(payload, project_id=project_id, producer=self._producer)
+            for payload, project_id in events
+        ]
+        if envelopes:
+            rows = [
+                {"event_id": e.id, "subject": e.subject, "payload": e.to_bytes()} for e in envelopes
+            ]
+            await session.execute(insert(self._table).values(rows))
+            await notify(session)
+        return envelopes
+
+
+async def notify(session: AsyncSession) -> None:
+    """Wake the relay when (and only if) the transaction commits."""
+    await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
 
 
 def create_outbox_table(op: object) -> None:

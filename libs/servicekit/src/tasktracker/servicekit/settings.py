@@ -34,6 +34,9 @@ class ServiceSettings(NatsSettings):
     jobs_subject: str = "tasks"
     jobs_durable: str = "workers"
     job_ack_wait_seconds: float = Field(default=30, gt=0)
+    # Jobs a worker process runs at once, and how many messages it pulls per fetch.
+    job_max_async_tasks: int = Field(default=500, ge=1)
+    job_fetch_batch: int = Field(default=100, ge=1)
     # A running job's heartbeat stops after this; a job stuck longer is redelivered.
     job_max_runtime_seconds: float = Field(default=3600, gt=0)
     # 12 tries, 1 s doubling to 60 s: about six minutes of retries, enough to ride out a

@@ -38,6 +38,11 @@ class IngestionSettings(ServiceSettings):
     bind_code_ttl_seconds: int = Field(default=900, ge=60, le=7 * 24 * 3600)
     # Parked updates of a newly bound chat are released this many per transaction.
     release_chunk_size: int = Field(default=200, ge=1, le=10_000)
+    # The worker stores the updates its running jobs hand in together: at most this many per
+    # transaction (a message row binds 14 parameters, PostgreSQL takes 32,767 per statement)...
+    store_batch_max_items: int = Field(default=250, ge=1, le=1000)
+    # ...or, when fewer wait, those that arrived this long after the first.
+    store_batch_max_delay_seconds: float = Field(default=0.002, ge=0, le=1)
 
     @field_validator("webhook_secret")
     @classmethod

@@ -1,8 +1,10 @@
-"""Storing one message into its project, with its `message.updated` event, in the caller's
-transaction."""
+"""Storing messages into their projects, with their `message.updated` events, in the
+caller's transaction: a batch at a time, with few statements (one upsert of the authors'
+users, one of their profiles, one of the messages, one outbox insert)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -20,20 +22,67 @@ OUTBOX = Outbox(outbox, producer="ingestion")
 class Outcome(StrEnum):
     stored = "stored"  # a new message, or a newer version of one: message.updated staged
     unchanged = "unchanged"  # a repeat or an older version: nothing written
+    superseded = "superseded"  # a newer version of it came in the same batch and was kept
     parked = "parked"
     skipped = "skipped"  # a kind ingestion doesn't store
     unusable = "unusable"  # a message that can't be stored as what it is: skipped, with why
     bound = "bound"  # a binding code: the chat is bound, the message is not content
 
 
+# A message to store: (project_id, the parsed message, the update as stored in `raw`).
+ToStore = tuple[int, IncomingMessage, dict[str, Any]]
+
+
 async def store_message(
     session: AsyncSession, project_id: int, item: IncomingMessage, payload: dict[str, Any]
 ) -> Outcome:
-    user_id = await messages.upsert_author(session, item.author, item.edited_at or item.sent_at)
-    row = await messages.upsert_message(session, project_id, item, user_id=user_id, raw=payload)
-    if row is None:
-        return Outcome.unchanged
-    await OUTBOX.stage(
-        session, MessageUpdated(message=messages.to_record(row)), project_id=project_id
+    return (await store_messages(session, [(project_id, item, payload)]))[0]
+
+
+async def store_messages(session: AsyncSession, batch: Sequence[ToStore]) -> list[Outcome]:
+    """Store each message (or its newer version); one outcome per item, in order.
+
+    Versions of one message in the batch: only the newest is written (the others are
+    `superseded`), so the end state is the one storing them one by one gives. Events are
+    staged in the order the updates came: a stored message's event takes the place of the
+    update whose version was stored.
+    """
+    newest: dict[messages.MessageKey, int] = {}
+    for position, (project_id, item, _) in enumerate(batch):
+        key = (project_id, item.chat_id, item.message_id)
+        kept = newest.get(key)
+        if kept is None or messages.version(item) > messages.version(batch[kept][1]):
+            newest[key] = position
+    winners = sorted(newest.values())
+    user_ids = await messages.upsert_authors(
+        session,
+        [
+            (item.author.profile, item.edited_at or item.sent_at)
+            for _, item, _ in batch
+            if item.author.profile is not None
+        ],
     )
-    return Outcome.stored
+    rows = await messages.upsert_messages(
+        session,
+        [
+            (project_id, item, _user_id(user_ids, item), payload)
+            for project_id, item, payload in (batch[position] for position in winners)
+        ],
+    )
+    outcomes = [Outcome.superseded] * len(batch)
+    events = []
+    for position in winners:
+        project_id, item, _ = batch[position]
+        row = rows.get((project_id, item.chat_id, item.message_id))
+        if row is None:
+            outcomes[position] = Outcome.unchanged
+            continue
+        outcomes[position] = Outcome.stored
+        events.append((MessageUpdated(message=messages.to_record(row)), project_id))
+    await OUTBOX.stage_many(session, events)
+    return outcomes
+
+
+def _user_id(user_ids: dict[int, int], item: IncomingMessage) -> int | None:
+    profile = item.author.profile
+    return None if profile is None else user_ids[profile.telegram_user_id]

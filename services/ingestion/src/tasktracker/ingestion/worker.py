@@ -1,40 +1,64 @@
-"""The ingestion service's TaskIQ broker and jobs (run with `tasktracker-ingestion worker`)."""
+"""The ingestion service's TaskIQ broker and jobs (run with `tasktracker-ingestion worker`).
+
+`save_telegram_message` stays one job per update (retries, outage waits and dead letters are
+per job), but jobs don't write alone: each parses its update and hands it to the worker's
+`BatchWriter`, which stores whatever the concurrently running jobs handed in, in arrival
+order, in one transaction (`ingest_batch`), and answers each job with its own outcome. A batch
+that fails is stored again one update at a time, so only the bad update's job fails.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
-from functools import partial
+from collections.abc import Sequence
 from typing import Annotated, Any
 
-from taskiq import AsyncBroker, Context, TaskiqDepends
+from taskiq import AsyncBroker, Context, TaskiqDepends, TaskiqEvents, TaskiqState
 
 from tasktracker.ingestion.binding import release_chunk
-from tasktracker.ingestion.ingest import Outcome, ingest_update
+from tasktracker.ingestion.ingest import Outcome, PreparedUpdate, ingest_batch, prepare
 from tasktracker.ingestion.queue import RELEASE_PARKED, SAVE_TELEGRAM_MESSAGE, enqueue_release
 from tasktracker.ingestion.settings import IngestionSettings
 from tasktracker.servicekit import db
-from tasktracker.servicekit.jobs import JobBroker, make_job_broker
+from tasktracker.servicekit.batching import BatchWriter
+from tasktracker.servicekit.jobs import JobBroker, make_job_broker, must_wait
 from tasktracker.servicekit.worker import WorkerRuntime
 
 log = logging.getLogger(__name__)
 
 
-async def save(
-    runtime: WorkerRuntime, broker: AsyncBroker, payload: dict[str, Any] | str
-) -> Outcome:
-    update = json.loads(payload) if isinstance(payload, str) else payload
-    async with db.transaction(runtime.sessions) as session:
-        return await ingest_update(session, update, release=partial(enqueue_release, broker))
+class UpdateWriter(BatchWriter[PreparedUpdate, Outcome]):
+    """Stores updates handed in by `save_telegram_message` jobs, a batch per transaction."""
+
+    def __init__(
+        self, runtime: WorkerRuntime, broker: AsyncBroker, settings: IngestionSettings
+    ) -> None:
+        super().__init__(
+            self.store,
+            max_items=settings.store_batch_max_items,
+            max_delay=settings.store_batch_max_delay_seconds,
+            split=lambda error: not must_wait(error),  # an outage is no update's fault
+            name="update-writer",
+        )
+        self._runtime = runtime
+        self._broker = broker
+
+    async def store(self, batch: Sequence[PreparedUpdate]) -> list[Outcome]:
+        async with db.transaction(self._runtime.sessions) as session:
+            return await ingest_batch(session, batch, release=self._release)
+
+    async def _release(self, chat_id: int) -> None:
+        await enqueue_release(self._broker, chat_id)
 
 
 async def save_telegram_message(
     update: dict[str, Any] | str, context: Annotated[Context, TaskiqDepends()]
 ) -> str:
     """Store one Telegram update (the webhook's JSON body; a decoded dict is accepted too):
-    message, user, profile and event in one transaction."""
-    outcome = await save(context.state.runtime, context.broker, update)
-    log.info("update: %s", outcome)
+    message, user, profile and event, committed with the other updates of its batch."""
+    writer: UpdateWriter = context.state.update_writer
+    outcome = await writer.submit(prepare(update))
+    log.debug("update: %s", outcome)
     return str(outcome)
 
 
@@ -60,8 +84,15 @@ async def release_parked(chat_id: int, context: Annotated[Context, TaskiqDepends
 def build_broker(settings: IngestionSettings) -> JobBroker:
     broker = make_job_broker(settings)
     runtime = WorkerRuntime(settings)
+    writer = UpdateWriter(runtime, broker, settings)
+
+    async def close_writer(state: TaskiqState) -> None:
+        await writer.close()  # before the runtime's shutdown disposes of the database
+
+    broker.add_event_handler(TaskiqEvents.WORKER_SHUTDOWN, close_writer)
     runtime.attach(broker)
     broker.state.runtime = runtime
+    broker.state.update_writer = writer
     broker.register_task(save_telegram_message, task_name=SAVE_TELEGRAM_MESSAGE)
     broker.register_task(release_parked, task_name=RELEASE_PARKED)
     return broker

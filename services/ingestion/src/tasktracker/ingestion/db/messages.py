@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import case, func, literal_column, select, tuple_
@@ -11,24 +12,41 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tasktracker.contracts.enums import MessageKind
 from tasktracker.contracts.events import MessageAuthor, MessageRecord
+from tasktracker.ingestion import domain
 from tasktracker.ingestion.db.models import Message, TelegramProfile, User
 from tasktracker.ingestion.domain import Author, IncomingMessage
 
 _NEVER = literal_column("'-infinity'::timestamptz")
 
 
-async def upsert_author(session: AsyncSession, author: Author, seen_at: datetime) -> int | None:
-    """Insert or refresh the author's user and Telegram profile; the user's id, if a person.
+async def upsert_authors(
+    session: AsyncSession, authors: Sequence[tuple[domain.TelegramProfile, datetime]]
+) -> dict[int, int]:
+    """Insert or refresh the authors' users and Telegram profiles (two statements); their
+    user ids by Telegram user id. Data older than what is stored (a late retry) does not
+    overwrite it.
 
-    Data from an update older than what is stored (a late retry) does not overwrite it.
-    """
-    profile = author.profile
-    if profile is None:
-        return None
+    An account appears once per statement (PostgreSQL refuses an `ON CONFLICT DO UPDATE`
+    touching one row twice): its newest sighting wins, the later one on a tie, as when they
+    are stored one after the other. Rows go in Telegram user id order, so two concurrent
+    batches lock them in the same order."""
+    newest: dict[int, tuple[domain.TelegramProfile, datetime]] = {}
+    for profile, seen_at in authors:
+        known = newest.get(profile.telegram_user_id)
+        if known is None or seen_at >= known[1]:
+            newest[profile.telegram_user_id] = (profile, seen_at)
+    if not newest:
+        return {}
+    ordered = [newest[key] for key in sorted(newest)]
     user = insert(User).values(
-        identity=f"telegram:{profile.telegram_user_id}",
-        display_name=profile.display_name,
-        seen_at=seen_at,
+        [
+            {
+                "identity": f"telegram:{p.telegram_user_id}",
+                "display_name": p.display_name,
+                "seen_at": seen_at,
+            }
+            for p, seen_at in ordered
+        ]
     )
     newer = user.excluded.seen_at >= User.seen_at
     user = user.on_conflict_do_update(
@@ -38,10 +56,33 @@ async def upsert_author(session: AsyncSession, author: Author, seen_at: datetime
             "seen_at": func.greatest(User.seen_at, user.excluded.seen_at),
             "updated_at": case((newer, func.now()), else_=User.updated_at),
         },
-    ).returning(User.id)
-    user_id = (await session.execute(user)).scalar_one()
+    ).returning(User.id, User.identity)
+    user_ids = {
+        int(identity.removeprefix("telegram:")): user_id
+        for user_id, identity in (await session.execute(user)).all()
+    }
+    account = insert(TelegramProfile).values(
+        [
+            {
+                "telegram_user_id": p.telegram_user_id,
+                "user_id": user_ids[p.telegram_user_id],
+                **_profile_fields(p, seen_at),
+            }
+            for p, seen_at in ordered
+        ]
+    )
+    fields = _profile_fields(ordered[0][0], ordered[0][1])
+    account = account.on_conflict_do_update(
+        index_elements=[TelegramProfile.telegram_user_id],
+        set_={**{name: account.excluded[name] for name in fields}, "updated_at": func.now()},
+        where=account.excluded.seen_at >= TelegramProfile.seen_at,
+    )
+    await session.execute(account)
+    return user_ids
 
-    fields = {
+
+def _profile_fields(profile: domain.TelegramProfile, seen_at: datetime) -> dict[str, Any]:
+    return {
         "first_name": profile.first_name,
         "last_name": profile.last_name,
         "username": profile.username,
@@ -50,34 +91,53 @@ async def upsert_author(session: AsyncSession, author: Author, seen_at: datetime
         "is_premium": profile.is_premium,
         "seen_at": seen_at,
     }
-    account = insert(TelegramProfile).values(
-        telegram_user_id=profile.telegram_user_id, user_id=user_id, **fields
-    )
-    account = account.on_conflict_do_update(
-        index_elements=[TelegramProfile.telegram_user_id],
-        set_={**{name: account.excluded[name] for name in fields}, "updated_at": func.now()},
-        where=account.excluded.seen_at >= TelegramProfile.seen_at,
-    )
-    await session.execute(account)
-    return user_id
 
 
-async def upsert_message(
+MessageKey = tuple[int, int, int]  # (project_id, chat_id, message_id)
+
+
+def version(message: IncomingMessage) -> tuple[datetime, int]:
+    """What orders versions of a message, as `upsert_messages` compares them (no edit date
+    sorts first)."""
+    return (message.edited_at or datetime.min.replace(tzinfo=UTC), message.update_id)
+
+
+async def upsert_messages(
     session: AsyncSession,
-    project_id: int,
-    message: IncomingMessage,
-    *,
-    user_id: int | None,
-    raw: dict[str, Any],
-) -> Message | None:
-    """Store a new message or apply a newer version of it; None when nothing changed.
+    versions: Sequence[tuple[int, IncomingMessage, int | None, dict[str, Any]]],
+) -> dict[MessageKey, Message]:
+    """Store new messages or apply newer versions of them, `(project_id, message, user_id,
+    raw)` in one statement, in the given order (new row ids follow it); the rows stored or
+    changed, by key. Each message must appear once (its newest version, see `version`).
 
     Versions are ordered by (edited_at, update_id): the original has no edit date, a later
     edit has a later one, and update ids (sequential per bot) break ties within a second. A
     repeated or older update matches no row in the conditional update, so it changes nothing
     — also when two deliveries race, since the database serialises them on the unique key.
     """
-    values = {
+    if not versions:
+        return {}
+    rows = [
+        message_values(project_id, message, user_id, raw)
+        for project_id, message, user_id, raw in versions
+    ]
+    stmt = insert(Message).values(rows)
+    incoming = tuple_(func.coalesce(stmt.excluded.edited_at, _NEVER), stmt.excluded.update_id)
+    stored = tuple_(func.coalesce(Message.edited_at, _NEVER), Message.update_id)
+    content = set(rows[0]) - {"project_id", "chat_id", "message_id"}
+    stmt = stmt.on_conflict_do_update(
+        constraint="uq_messages_chat_message",
+        set_={**{name: stmt.excluded[name] for name in content}, "updated_at": func.now()},
+        where=incoming > stored,
+    ).returning(Message)
+    changed = (await session.execute(stmt)).scalars()
+    return {(row.project_id, row.chat_id, row.message_id): row for row in changed}
+
+
+def message_values(
+    project_id: int, message: IncomingMessage, user_id: int | None, raw: dict[str, Any]
+) -> dict[str, Any]:
+    return {
         "project_id": project_id,
         "chat_id": message.chat_id,
         "message_id": message.message_id,
@@ -92,16 +152,6 @@ async def upsert_message(
         "forwarded_from": message.forwarded_from,
         "raw": raw,
     }
-    stmt = insert(Message).values(**values)
-    incoming = tuple_(func.coalesce(stmt.excluded.edited_at, _NEVER), stmt.excluded.update_id)
-    stored = tuple_(func.coalesce(Message.edited_at, _NEVER), Message.update_id)
-    content = set(values) - {"project_id", "chat_id", "message_id"}
-    stmt = stmt.on_conflict_do_update(
-        constraint="uq_messages_chat_message",
-        set_={**{name: stmt.excluded[name] for name in content}, "updated_at": func.now()},
-        where=incoming > stored,
-    ).returning(Message)
-    return (await session.execute(stmt)).scalars().first()
 
 
 def author_json(author: Author, user_id: int | None) -> dict[str, Any]:

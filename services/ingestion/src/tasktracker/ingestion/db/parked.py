@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -27,6 +28,27 @@ async def park(session: AsyncSession, message: IncomingMessage, payload: dict[st
         .returning(ParkedUpdate.id)
     )
     return (await session.execute(stmt)).first() is not None
+
+
+async def park_many(
+    session: AsyncSession, batch: Sequence[tuple[IncomingMessage, dict[str, Any]]]
+) -> None:
+    """`park` for many updates in one statement; one parked before stays as it is."""
+    if not batch:
+        return
+    rows = [
+        {
+            "chat_id": message.chat_id,
+            "chat_title": message.chat_title,
+            "update_id": message.update_id,
+            "update_kind": message.update_kind,
+            "payload": payload,
+        }
+        for message, payload in batch
+    ]
+    await session.execute(
+        insert(ParkedUpdate).values(rows).on_conflict_do_nothing(constraint="uq_parked_chat_update")
+    )
 
 
 async def waiting_for_chat(session: AsyncSession, chat_id: int, limit: int) -> list[ParkedUpdate]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import delete, func, select, text, update
@@ -63,6 +64,27 @@ async def bound_project(session: AsyncSession, chat_id: int) -> int | None:
         .with_for_update(read=True)
     )
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def bound_projects(session: AsyncSession, chat_ids: Collection[int]) -> dict[int, int]:
+    """`bound_project` for many chats in one statement: chat id → project id, bound ones only.
+    Rows are locked in chat order (FOR SHARE), like `lock_chats` takes its locks."""
+    if not chat_ids:
+        return {}
+    stmt = (
+        select(ChatBinding.chat_id, ChatBinding.project_id)
+        .where(ChatBinding.chat_id.in_(sorted(chat_ids)))
+        .order_by(ChatBinding.chat_id)
+        .with_for_update(read=True)
+    )
+    return {chat_id: project_id for chat_id, project_id in (await session.execute(stmt)).all()}
+
+
+async def lock_chats(session: AsyncSession, chat_ids: Collection[int]) -> None:
+    """`lock_chat` for many chats, always in chat order: two batches never wait on each
+    other in a circle."""
+    for chat_id in sorted(chat_ids):
+        await lock_chat(session, chat_id)
 
 
 async def insert_binding(
