@@ -124,7 +124,7 @@ def phase_figures(
             f"p90 {pct(0.9) or 0:.0f} ms, max {pct(1.0) or 0:.0f} ms",
         ),
         Figure("end2end", f"{label}: webhook answers other than 200", refused, "", "= 0"),
-        Figure("end2end", f"{label}: accepted, never delivered", missing, "", "= 0"),
+        Figure("end2end", f"{label}: accepted, not delivered in the wait", missing, "", "= 0"),
         Figure("end2end", f"{label}: delivered more than once", twice, "", "= 0"),
     ]
 
@@ -181,7 +181,9 @@ def measure(
             f"{rate:,.0f}/s for {seconds:.0f} s", rate, seconds, sent, arrivals
         )
     stored = asyncio.run(stored_count(stack, project))
-    figures.append(Figure("end2end", "accepted, never stored", expected - stored, "", "= 0"))
+    figures.append(
+        Figure("end2end", "accepted, not stored by the end", expected - stored, "", "= 0")
+    )
     for name in sorted(rss_before):
         figures.append(
             Figure(

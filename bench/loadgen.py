@@ -294,6 +294,9 @@ async def _open_loop(plan: OpenLoop, index: int, base: int) -> list[Sent]:
         if delay > 0:
             await asyncio.sleep(delay)
         connection = await idle.get()  # all busy: this send is late, the rate falls behind
+        if time.monotonic() > started + plan.seconds:
+            idle.put_nowait(connection)
+            break  # the phase is over: what the server did not take in time is not offered
         tasks.append(asyncio.create_task(post(connection, plan.first + index + k * plan.processes)))
     await asyncio.gather(*tasks)
     while not idle.empty():
