@@ -43,13 +43,13 @@ async def store_messages(session: AsyncSession, batch: Sequence[ToStore]) -> lis
     """Store each message (or its newer version); one outcome per item, in order.
 
     Versions of one message in the batch: only the newest is written (the others are
-    `superseded`), so the end state is the one storing them one by one gives. Events are
-    staged in the order the updates came: a stored message's event takes the place of the
-    update whose version was stored.
+    `superseded` when it was, else `unchanged`), so the end state is the one storing them one
+    by one gives. Events are staged in the order the updates came: a stored message's event
+    takes the place of the update whose version was stored.
     """
     newest: dict[messages.MessageKey, int] = {}
-    for position, (project_id, item, _) in enumerate(batch):
-        key = (project_id, item.chat_id, item.message_id)
+    for position, entry in enumerate(batch):
+        key, item = _key(entry), entry[1]
         kept = newest.get(key)
         if kept is None or messages.version(item) > messages.version(batch[kept][1]):
             newest[key] = position
@@ -69,18 +69,27 @@ async def store_messages(session: AsyncSession, batch: Sequence[ToStore]) -> lis
             for project_id, item, payload in (batch[position] for position in winners)
         ],
     )
-    outcomes = [Outcome.superseded] * len(batch)
-    events = []
-    for position in winners:
-        project_id, item, _ = batch[position]
-        row = rows.get((project_id, item.chat_id, item.message_id))
-        if row is None:
-            outcomes[position] = Outcome.unchanged
-            continue
-        outcomes[position] = Outcome.stored
-        events.append((MessageUpdated(message=messages.to_record(row)), project_id))
+    events = [
+        (MessageUpdated(message=messages.to_record(rows[key])), key[0])
+        for key in sorted(newest, key=newest.__getitem__)
+        if key in rows
+    ]
     await OUTBOX.stage_many(session, events)
-    return outcomes
+    return [
+        _outcome(key in rows, newest[key] == position)
+        for position, key in enumerate(_key(entry) for entry in batch)
+    ]
+
+
+def _key(entry: ToStore) -> messages.MessageKey:
+    project_id, item, _ = entry
+    return (project_id, item.chat_id, item.message_id)
+
+
+def _outcome(written: bool, newest: bool) -> Outcome:
+    if not written:
+        return Outcome.unchanged
+    return Outcome.stored if newest else Outcome.superseded
 
 
 def _user_id(user_ids: dict[int, int], item: IncomingMessage) -> int | None:
