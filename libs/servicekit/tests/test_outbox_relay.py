@@ -229,3 +229,40 @@ async def test_events_staged_while_nats_is_down_go_out_in_order_when_it_returns(
         await asyncio.wait_for(task, 10)
         await client.close()
         server.stop()
+
+
+class CountingJetStream(JetStreamContext):
+    """The real JetStream context, counting the PubAcks it awaits at once."""
+
+    most_in_flight = 0
+
+    async def publish(self, *args, **kwargs):
+        self.most_in_flight = max(self.most_in_flight, 1)
+        return await super().publish(*args, **kwargs)
+
+    async def publish_async(self, *args, **kwargs):
+        future = await super().publish_async(*args, **kwargs)
+        self.most_in_flight = max(self.most_in_flight, self.publish_async_pending())
+        return future
+
+
+async def test_relay_pipelines_publishes_and_keeps_outbox_order(
+    engine, kit_db_url, nats_url, nats_settings, project_ids
+):
+    pid = next(project_ids)
+    bodies = [f"note {n:03}" for n in range(250)]  # more than one relay batch (200)
+    for body in bodies:
+        await stage_note(engine, pid, body)
+    client = await nats.connect(nats_url)
+    try:
+        js = CountingJetStream(client)
+        await ensure_space_stream(js, nats_settings)
+        assert await relay_once(js, kit_db_url) == len(bodies)
+        assert js.most_in_flight > 1  # not one round trip per row
+        sub = await js.pull_subscribe(space_filter(pid), durable=None)
+        published = []
+        while len(published) < len(bodies):
+            published += await sub.fetch(len(bodies) - len(published), timeout=5)
+        assert [m.data for m in published] == [p async for p in _payloads(engine)][-250:]
+    finally:
+        await client.close()

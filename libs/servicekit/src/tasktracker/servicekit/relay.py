@@ -4,6 +4,9 @@ Leadership is a PostgreSQL session advisory lock held on the relay's own connect
 process dies the connection closes and another relay takes over. The leader LISTENs on the
 outbox channel, so a commit wakes it at once; the poll interval is only a fallback.
 
+Publishes are pipelined: a batch of rows is sent in outbox order on the one NATS connection
+and the PubAcks are awaited together, instead of one round trip per row.
+
 A crash between publishing and marking a row re-publishes it on the next pass; JetStream's
 duplicate window (the envelope id is the `Nats-Msg-Id`) and idempotent consumers absorb it.
 
@@ -91,9 +94,7 @@ class OutboxRelay:
                 return total
             published: list[int] = []
             try:
-                for row in rows:
-                    if await self._publish(conn, row):
-                        published.append(row["seq"])
+                await self._publish_rows(conn, rows, published)
             finally:
                 if published:
                     await conn.execute(
@@ -102,26 +103,64 @@ class OutboxRelay:
                     )
             total += len(published)
 
-    async def _publish(self, conn: asyncpg.Connection, row: asyncpg.Record) -> bool:
-        """True when published; False when the row can never be (it is marked failed)."""
-        subject = row["subject"]
+    async def _publish_rows(
+        self, conn: asyncpg.Connection, rows: list[asyncpg.Record], published: list[int]
+    ) -> None:
+        """Pipelined: every row is sent, in order on the one connection (so JetStream stores
+        them in that order), before the PubAcks are awaited together. `published` gets the
+        rows acknowledged before the first that was not; the rows after it go out again with
+        it on the next pass (the duplicate window drops those that were stored)."""
+        sent: list[tuple[asyncpg.Record, asyncio.Future[object]]] = []
+        failure: tuple[asyncpg.Record, Exception] | None = None
         try:
-            if not subject.startswith(STREAM_PREFIX):
-                raise BadSubjectError(f"{subject!r} is outside the event stream {STREAM_SUBJECT}")
-            await self._js.publish(
-                subject,
-                bytes(row["payload"]),
-                timeout=self._publish_timeout,
-                headers={"Nats-Msg-Id": str(row["event_id"])},
-            )
-            return True
-        except (MaxPayloadError, BadSubjectError) as exc:
-            log.error("outbox row %s can never be published, marked failed: %r", row["seq"], exc)
-            await self._record_failure(conn, row["seq"], exc, permanent=True)
-            return False
-        except Exception as exc:
+            for row in rows:
+                try:
+                    ack = await self._send(row)
+                except (MaxPayloadError, BadSubjectError) as exc:
+                    log.error(
+                        "outbox row %s can never be published, marked failed: %r", row["seq"], exc
+                    )
+                    await self._record_failure(conn, row["seq"], exc, permanent=True)
+                    continue
+                except Exception as exc:
+                    failure = (row, exc)
+                    break
+                sent.append((row, ack))
+            if sent:
+                await asyncio.wait([ack for _, ack in sent], timeout=self._publish_timeout)
+            for row, ack in sent:
+                if ack.done() and not ack.cancelled() and ack.exception() is None:
+                    published.append(row["seq"])
+                    continue
+                failure = (row, _publish_error(ack))
+                break
+        finally:
+            for _, ack in sent:
+                ack.cancel()  # no-op when done; frees the pending slot of one not answered
+        if failure is not None:
+            row, exc = failure
             await self._record_failure(conn, row["seq"], exc, permanent=False)
             raise PublishFailed(repr(exc)) from exc
+
+    def _max_payload(self) -> int:
+        client = getattr(self._js, "_nc", None)  # the connection the context publishes on
+        return getattr(client, "max_payload", None) or 1024**2
+
+    async def _send(self, row: asyncpg.Record) -> asyncio.Future[object]:
+        """Send one row; the future of its PubAck."""
+        subject = row["subject"]
+        if not subject.startswith(STREAM_PREFIX):
+            raise BadSubjectError(f"{subject!r} is outside the event stream {STREAM_SUBJECT}")
+        # Checked here: raised inside publish_async, it would leave that call's PubAck future
+        # (and its slot of pending publishes) behind for good.
+        if len(row["payload"]) > self._max_payload():
+            raise MaxPayloadError
+        return await self._js.publish_async(
+            subject,
+            bytes(row["payload"]),
+            wait_stall=self._publish_timeout,
+            headers={"Nats-Msg-Id": str(row["event_id"])},
+        )
 
     async def _record_failure(
         self, conn: asyncpg.Connection, seq: int, exc: Exception, *, permanent: bool
@@ -175,6 +214,15 @@ class OutboxRelay:
         finally:
             with contextlib.suppress(Exception):
                 await conn.close(timeout=2)
+
+
+def _publish_error(ack: asyncio.Future[object]) -> Exception:
+    if not ack.done():
+        return TimeoutError("no PubAck in time")
+    if ack.cancelled():
+        return RuntimeError("publish cancelled")
+    error = ack.exception()
+    return error if isinstance(error, Exception) else RuntimeError(repr(error))
 
 
 async def _sleep_unless(stop: asyncio.Event, seconds: float) -> bool:
