@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from tasktracker.servicekit.settings import ServiceSettings
+
+OFFLINE_MODEL = "offline-rules"
 
 
 class KnowledgeSettings(ServiceSettings):
@@ -16,3 +19,26 @@ class KnowledgeSettings(ServiceSettings):
     jobs_stream: str = "TASKS_KNOWLEDGE"
     jobs_subject: str = "tasks.knowledge"
     jobs_durable: str = "knowledge-workers"
+
+    # The message read model: a durable pull consumer of `space.*.messages.message.updated`,
+    # taking up to this many events per fetch, stored in one transaction.
+    messages_durable: str = "knowledge-messages"
+    messages_batch_size: int = Field(default=500, ge=1, le=5000)
+    messages_batch_timeout_seconds: float = Field(default=0.2, gt=0)
+
+    # The extractor: `offline-rules` (the deterministic rules of domain/offline_rules.py), any
+    # pydantic-ai model string (`openai:gpt-4o-mini`, `anthropic:…`, `ollama:llama3.1`), or,
+    # with `llm_base_url` set, a model name served by that OpenAI-compatible server.
+    llm_model: str = OFFLINE_MODEL
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_timeout_seconds: float = Field(default=120, gt=0)
+
+    # Extraction requests and jobs.
+    extraction_chunk_size: int = Field(default=50, ge=1, le=500)
+    extraction_max_window_days: float = Field(default=31, gt=0)
+    extraction_max_message_ids: int = Field(default=2000, ge=1)
+    extraction_max_messages: int = Field(default=20_000, ge=1)
+    # Tries of an extraction job (each resumes after the last committed chunk) before it ends
+    # in `extraction_failed`.
+    extraction_max_tries: int = Field(default=4, ge=1)

@@ -1,13 +1,52 @@
-"""The knowledge service's TaskIQ broker and jobs (run with `tasktracker-knowledge worker`)."""
+"""The knowledge service's TaskIQ broker and its job (run with `tasktracker-knowledge worker`)."""
 
 from __future__ import annotations
 
+import logging
+import uuid
+from typing import Annotated
+
+from taskiq import Context, TaskiqDepends
+
+from tasktracker.knowledge.agent import ExtractionAgent, build_agent
+from tasktracker.knowledge.extract import run_extraction
+from tasktracker.knowledge.queue import KNOWLEDGE_EXTRACTION
 from tasktracker.knowledge.settings import KnowledgeSettings
 from tasktracker.servicekit.jobs import JobBroker, make_job_broker
+from tasktracker.servicekit.worker import WorkerRuntime
+
+log = logging.getLogger(__name__)
+
+
+async def knowledge_extraction(
+    extraction_id: str, context: Annotated[Context, TaskiqDepends()]
+) -> str:
+    runtime: WorkerRuntime = context.state.runtime
+    settings: KnowledgeSettings = context.state.settings
+    agent: ExtractionAgent = context.state.agent
+    labels = context.message.labels
+    tries = int(labels.get("max_retries", settings.job_max_retries))
+    last_try = int(labels.get("_retries", 0)) + 1 >= tries
+    status = await run_extraction(
+        runtime.sessions,
+        agent,
+        uuid.UUID(extraction_id),
+        last_try=last_try,
+        max_messages=settings.extraction_max_messages,
+    )
+    log.info("extraction %s: %s", extraction_id, status)
+    return status
 
 
 def build_broker(settings: KnowledgeSettings) -> JobBroker:
-    return make_job_broker(settings)
+    broker = make_job_broker(settings)
+    runtime = WorkerRuntime(settings)
+    runtime.attach(broker)
+    broker.state.runtime = runtime
+    broker.state.settings = settings
+    broker.state.agent = build_agent(settings)
+    broker.register_task(knowledge_extraction, task_name=KNOWLEDGE_EXTRACTION)
+    return broker
 
 
 broker = build_broker(KnowledgeSettings())

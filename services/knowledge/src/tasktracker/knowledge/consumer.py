@@ -1,0 +1,59 @@
+"""The message read model's consumer: a durable JetStream pull consumer of
+`space.*.messages.message.updated`, a batch per fetch, stored in one transaction.
+
+servicekit's `subscribe_topic` fixes its own `PullSub` (one message per handler call), so the
+batch subscriber is declared here; it also passes `declare=False` (DESIGN.md §2).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from faststream import AckPolicy
+from faststream.nats import JStream, NatsBroker, PullSub
+from nats.js.api import ConsumerConfig
+from pydantic import ValidationError
+
+from tasktracker.contracts.envelope import Envelope
+from tasktracker.contracts.events import MessageUpdated
+from tasktracker.contracts.subjects import Topic, space_filter
+from tasktracker.knowledge.db import messages
+from tasktracker.knowledge.settings import KnowledgeSettings
+from tasktracker.servicekit import db
+from tasktracker.servicekit.events import make_event_broker
+from tasktracker.servicekit.runtime import ServiceRuntime
+
+log = logging.getLogger(__name__)
+
+MESSAGE_UPDATED = space_filter(None, Topic.messages).removesuffix(">") + MessageUpdated.event_type
+
+
+def build_event_broker(settings: KnowledgeSettings, runtime: ServiceRuntime) -> NatsBroker:
+    broker = make_event_broker(settings, f"{settings.service_name}-events")
+
+    @broker.subscriber(
+        MESSAGE_UPDATED,
+        stream=JStream(settings.stream_name, declare=False),
+        durable=settings.messages_durable,
+        config=ConsumerConfig(max_ack_pending=settings.messages_batch_size * 4),
+        # A failed batch (the database is down) is delivered again, never dropped.
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        pull_sub=PullSub(
+            batch_size=settings.messages_batch_size,
+            timeout=settings.messages_batch_timeout_seconds,
+            batch=True,
+        ),
+    )
+    async def on_message_updated(bodies: list[Any]) -> None:
+        records = []
+        for body in bodies:
+            try:
+                records.append(Envelope[MessageUpdated].model_validate(body).data.message)
+            except ValidationError as exc:  # not ours to fix: skipped, never retried forever
+                log.warning("skipping an invalid message.updated event: %s", exc.errors()[:1])
+        async with db.transaction(runtime.sessions) as session:
+            changed = await messages.upsert_messages(session, records)
+        log.debug("read model: %d events, %d rows changed", len(bodies), changed)
+
+    return broker

@@ -1,0 +1,1 @@
+"""The knowledge service's pure rules: no database, no NATS, no HTTP."""

@@ -1,0 +1,1 @@
+"""The knowledge API, scoped by project: `/api/projects/{project_id}/knowledge/...`."""

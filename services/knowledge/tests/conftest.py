@@ -1,0 +1,74 @@
+"""The knowledge service over real PostgreSQL and real JetStream."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TypeVar
+
+import httpx
+import nats
+import pytest
+from fastapi import FastAPI
+from nats.js import JetStreamContext
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+import tasktracker.knowledge
+from tasktracker.knowledge.app import create_app
+from tasktracker.knowledge.settings import KnowledgeSettings
+from tasktracker.servicekit import db
+from tasktracker.servicekit.migrations import upgrade
+from tests.fixtures.clients import asgi_client
+
+MIGRATIONS = Path(tasktracker.knowledge.__file__).with_name("migrations")
+_ids = itertools.count(1)
+T = TypeVar("T")
+
+
+@pytest.fixture(scope="session")
+async def knowledge_db(database_factory) -> str:
+    url = database_factory("knowledge")
+    await asyncio.to_thread(upgrade, url, MIGRATIONS)
+    return url
+
+
+@pytest.fixture(scope="session")
+def settings(knowledge_db: str, nats_url: str, session_id: str) -> KnowledgeSettings:
+    return KnowledgeSettings(
+        database_url=knowledge_db,
+        nats_url=nats_url,
+        jobs_stream=f"TASKS_KNOWLEDGE_{session_id}",
+        jobs_subject=f"tasks.knowledge.{session_id}",
+        jobs_durable=f"knowledge-{session_id}",
+        messages_durable=f"knowledge-messages-{session_id}",
+        job_retry_delay_seconds=0.1,
+        extraction_chunk_size=5,
+        extraction_max_tries=2,
+    )
+
+
+@pytest.fixture(scope="session")
+async def sessions(knowledge_db: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = db.create_engine(knowledge_db)
+    yield db.session_factory(engine)
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def app(settings: KnowledgeSettings) -> FastAPI:
+    return create_app(settings)
+
+
+@pytest.fixture(scope="session")
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with asgi_client(app) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
+    connection = await nats.connect(nats_url)
+    yield connection.jetstream()
+    await connection.close()
