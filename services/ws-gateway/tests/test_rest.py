@@ -195,6 +195,31 @@ async def test_non_ascii_headers_pass_through_as_bytes(gw, project_ids):
         assert [value.encode("latin-1") for value in seen["cookie"]] == [cookie]
 
 
+async def test_a_header_that_is_not_utf8_is_a_clear_400(gw, project_ids):
+    """Header values reach the upstream byte for byte when they are UTF-8 (the upstream
+    client writes text); other bytes are refused rather than changed on the way."""
+    pid = next(project_ids)
+    response = await gw.get(
+        f"/api/projects/{pid}/messages",
+        headers={**auth(token({pid: "viewer"})), "X-Legacy": b"caf\xe9"},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "bad_request"
+    assert response.headers["x-request-id"]
+
+
+async def test_an_upstream_cookie_never_rides_on_the_next_request(gw, project_ids):
+    """The echo answers `Set-Cookie: a=1`; the gateway's own client keeps no cookies, so the
+    next caller's request reaches the upstream without it."""
+    pid = next(project_ids)
+    tok = auth(token({pid: "viewer"}))
+    first = await gw.get(f"/api/projects/{pid}/messages", headers=tok)
+    assert first.headers.get_list("set-cookie") == ["a=1"]
+    gw.cookies.clear()  # the test's client keeps cookies; the gateway must not
+    second = await gw.get(f"/api/projects/{pid}/messages", headers=tok)
+    assert "cookie" not in upstream_headers(second.json())
+
+
 async def test_a_non_ascii_subject_is_unauthorized(gw, project_ids):
     pid = next(project_ids)
     claims = {"sub": "josé", "projects": {str(pid): "viewer"}, "exp": 2_000_000_000}

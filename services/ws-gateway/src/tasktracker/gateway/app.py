@@ -7,7 +7,6 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
 import uvicorn
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import PlainTextResponse, Response
@@ -20,6 +19,7 @@ from tasktracker.gateway.hub import Hub
 from tasktracker.gateway.proxy import Proxy, admin_refusal, proxy_routes
 from tasktracker.gateway.session import Session, SessionLimits
 from tasktracker.gateway.settings import GatewaySettings
+from tasktracker.gateway.upstream import create_session
 from tasktracker.servicekit.errors import install_error_handlers
 from tasktracker.servicekit.health import health_router
 from tasktracker.servicekit.natsconn import connect, nats_check
@@ -50,32 +50,15 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         await ensure_space_stream(js, settings)
         hub = Hub(js, settings.stream_name, settings.max_concurrent_replays)
         await hub.start()
-        transport = httpx.AsyncHTTPTransport(
-            limits=httpx.Limits(
-                max_connections=settings.upstream_max_connections,
-                max_keepalive_connections=settings.upstream_max_connections,
-            ),
-            trust_env=False,  # internal calls never go through an HTTP(S)_PROXY
-        )
-        client = httpx.AsyncClient(  # builds requests with the timeouts; never sends one
-            timeout=httpx.Timeout(
-                settings.upstream_timeout_seconds,
-                connect=min(
-                    settings.upstream_connect_timeout_seconds, settings.upstream_timeout_seconds
-                ),
-            ),
-            transport=transport,
-            follow_redirects=False,
-            trust_env=False,
-        )
+        session = create_session(settings)
         app.state.nats = nc
         app.state.hub = hub
-        app.state.proxy = Proxy(settings, verifier, client, transport)
+        app.state.proxy = Proxy(settings, verifier, session)
         try:
             yield
         finally:
             await hub.stop()
-            await client.aclose()
+            await session.close()
             await nc.drain()
 
     app = FastAPI(

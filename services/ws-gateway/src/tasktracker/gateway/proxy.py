@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable, Iterable
 
-import httpx
+import aiohttp
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Mount
@@ -23,12 +23,25 @@ from tasktracker.gateway.routing import (
     split_path,
 )
 from tasktracker.gateway.settings import GatewaySettings
+from tasktracker.gateway.upstream import (
+    BodyTooLarge,
+    HeaderNotUtf8,
+    RawHeaders,
+    RequestBody,
+    UpstreamFailed,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+    send,
+)
 from tasktracker.servicekit.errors import error_response
 
 log = logging.getLogger(__name__)
 
 METHODS = ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]
-# Header names as ASGI servers and httpx give them: lower-case bytes. Values stay bytes from the
+# A declared body up to this size is read whole and sent in one write with the headers;
+# larger and chunked ones stream through.
+READ_WHOLE_BYTES = 64 * 1024
+# Header names as ASGI servers and aiohttp give them: lower-case bytes. Values stay bytes from the
 # client to the upstream and back: HTTP headers are bytes, and a browser's UTF-8 cookie is no
 # reason to fail a request.
 HOP_BY_HOP = frozenset(
@@ -57,12 +70,6 @@ _REQUEST_DROPPED = frozenset(
     }
 )
 _RESPONSE_DROPPED = frozenset({b"server", b"date", b"x-request-id"})  # the gateway sets its own
-
-RawHeaders = list[tuple[bytes, bytes]]
-
-
-class BodyTooLarge(Exception):
-    pass
 
 
 def _connection_listed(headers: Iterable[tuple[bytes, bytes]]) -> set[bytes]:
@@ -122,22 +129,12 @@ def _location(value: bytes, upstreams: Iterable[str]) -> bytes:
     return gateway_location(value.decode("latin-1"), upstreams).encode("latin-1")
 
 
-async def _limited(stream: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
-    total = 0
-    async for chunk in stream:
-        total += len(chunk)
-        if total > limit:
-            raise BodyTooLarge
-        if chunk:
-            yield chunk
-
-
 class UpstreamResponse(Response):
     """Streams an upstream response through unchanged and always releases its connection."""
 
-    def __init__(self, upstream: httpx.Response, headers: RawHeaders) -> None:
+    def __init__(self, upstream: aiohttp.ClientResponse, headers: RawHeaders) -> None:
         self.upstream = upstream
-        self.status_code = upstream.status_code
+        self.status_code = upstream.status
         self.background = None
         self.raw_headers = headers
 
@@ -150,13 +147,14 @@ class UpstreamResponse(Response):
                     "headers": self.raw_headers,
                 }
             )
-            async for chunk in self.upstream.aiter_raw():
+            async for chunk in self.upstream.content.iter_any():
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except OSError:
             pass  # the client went away mid-response; nobody is left to tell
         finally:
-            await self.upstream.aclose()
+            # Back to the pool when read to the end; closed otherwise.
+            self.upstream.release()
 
 
 class Proxy:
@@ -164,14 +162,12 @@ class Proxy:
         self,
         settings: GatewaySettings,
         verifier: TokenVerifier,
-        client: httpx.AsyncClient,
-        transport: httpx.AsyncBaseTransport,
+        session: aiohttp.ClientSession,
     ) -> None:
         self.routes = RouteTable(settings.routes)
         self.public = tuple(split_path(prefix) for prefix in settings.public_paths)
         self.verifier = verifier
-        self.client = client
-        self.transport = transport
+        self.session = session
         self.body_limit = settings.body_limit_bytes
 
     async def handle(self, request: Request) -> Response:
@@ -203,42 +199,40 @@ class Proxy:
             return _error(
                 413, ErrorCode.payload_too_large, f"body over {self.body_limit} bytes", request_id
             )
-        has_body = (declared is not None and declared != "0") or (
-            "transfer-encoding" in request.headers
+        url = upstream + path + ("?" + query if query else "")
+        headers = upstream_request_headers(
+            request.scope["headers"],
+            actor=actor,
+            request_id=request_id,
+            client_host=request.client.host if request.client else None,
+            scheme=request.url.scheme,
         )
-        url = httpx.URL(upstream + path + ("?" + query if query else ""))
-        outgoing = self.client.build_request(
-            request.method,
-            url,
-            headers=upstream_request_headers(
-                request.scope["headers"],
-                actor=actor,
-                request_id=request_id,
-                client_host=request.client.host if request.client else None,
-                scheme=request.url.scheme,
-            ),
-            content=_limited(request.stream(), self.body_limit) if has_body else None,
-        )
+        body: bytes | RequestBody | None = None
         try:
-            # The transport, not `client.send`: the client's layer (auth, redirects, cookies,
-            # event hooks, an INFO log line with the upstream URL) is all unused here.
-            answer = await self.transport.handle_async_request(outgoing)
+            if declared is not None and int(declared) <= READ_WHOLE_BYTES:
+                body = await request.body() if declared != "0" else None
+            elif declared is not None or "transfer-encoding" in request.headers:
+                body = RequestBody(request.stream(), self.body_limit)
+            answer = await send(self.session, request.method, url, headers, body)
         except ClientDisconnect:
             return Response(status_code=499)  # the client left while sending its body
         except BodyTooLarge:
             return _error(
                 413, ErrorCode.payload_too_large, f"body over {self.body_limit} bytes", request_id
             )
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            log.warning("upstream %s unavailable: %r", upstream, exc)
+        except HeaderNotUtf8:
+            message = "a header value is not UTF-8"
+            return _error(400, ErrorCode.bad_request, message, request_id)
+        except UpstreamUnavailable as exc:
+            log.warning("upstream %s unavailable: %s", upstream, exc)
             return _error(503, ErrorCode.unavailable, "upstream service unavailable", request_id)
-        except httpx.TimeoutException as exc:
-            log.warning("upstream %s timed out: %r", upstream, exc)
+        except UpstreamTimeout as exc:
+            log.warning("upstream %s timed out: %s", upstream, exc)
             return _error(504, ErrorCode.upstream_timeout, "upstream service timed out", request_id)
-        except httpx.TransportError as exc:
-            log.warning("upstream %s failed: %r", upstream, exc)
+        except UpstreamFailed as exc:
+            log.warning("upstream %s failed: %s", upstream, exc)
             return _error(502, ErrorCode.unavailable, "upstream service failed", request_id)
-        headers = client_response_headers(answer.headers.raw, request_id, self.routes.upstreams)
+        headers = client_response_headers(answer.raw_headers, request_id, self.routes.upstreams)
         return UpstreamResponse(answer, headers)
 
 
