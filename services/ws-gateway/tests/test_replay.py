@@ -18,7 +18,7 @@ from websockets.exceptions import ConnectionClosed
 
 from tasktracker.contracts.ws import CloseCode
 from tasktracker.devstack.embedded import EmbeddedNats
-from tasktracker.gateway.replay import FETCH_TIMEOUT
+from tasktracker.gateway.replay import FETCH_TIMEOUT, PROBE_TIMEOUT, ReplayConsumer
 
 from .helpers import (
     Served,
@@ -80,10 +80,10 @@ async def read_until_closed(ws: ClientConnection, seqs: list[int]) -> int:
 
 
 async def test_replay_that_falls_short_closes_1011_instead_of_going_live(tmp_path, project_ids):
-    """NATS stops answering mid-replay — its process is frozen for longer than a fetch may
-    take. The events after the last replayed one were fanned out live before this
-    subscription existed, so going live now would lose them: the socket closes with 1011
-    and the client resumes with `since`."""
+    """NATS stops answering mid-replay — its process is frozen for longer than a fetch and the
+    question whether its consumer still exists may take. The events after the last replayed
+    one were fanned out live before this subscription existed, so going live now would lose
+    them: the socket closes with 1011 and the client resumes with `since`."""
     server = EmbeddedNats(tmp_path / "nats")
     url = server.start()
     try:
@@ -106,7 +106,7 @@ async def test_replay_that_falls_short_closes_1011_instead_of_going_live(tmp_pat
             received: list[int] = []
             reading = asyncio.create_task(read_until_closed(ws, received))
             try:
-                await asyncio.sleep(FETCH_TIMEOUT + 1)
+                await asyncio.sleep(FETCH_TIMEOUT + PROBE_TIMEOUT + 1)
             finally:
                 os.kill(server.process.pid, signal.SIGCONT)
             live = await publish(js, message_updated(pid, EVENTS))
@@ -149,3 +149,27 @@ async def test_replay_goes_on_when_its_consumer_disappears(nats_url, js, project
         await ws.close()
         filters = [info.config.filter_subject for info in await js.consumers_info(STREAM)]
         assert f"space.{pid}.messages.>" not in filters  # the second consumer is gone too
+
+
+async def test_a_fetch_whose_consumer_is_deleted_meanwhile_finds_it_gone(js, project_ids):
+    """A pull request still waiting when its consumer is deleted is answered "409 Consumer
+    Deleted", which nats-py skips until the fetch times out. That timeout must lead to "the
+    consumer is gone" (the replay opens another), not to "JetStream is silent" (the socket
+    closed 1011) — what the replay test above met on a busy machine, whose fetch was still
+    out when the consumer went."""
+    pid = next(project_ids)
+    after = await publish(js, chat_bound(pid))
+    consumer = await ReplayConsumer.open(js, STREAM, f"space.{pid}.messages.>", after + 1)
+    try:
+        fetching = asyncio.create_task(consumer.fetch(8))  # nothing to read: the pull waits
+        assert consumer.name is not None
+        for _ in range(200):
+            if (await js.consumer_info(STREAM, consumer.name)).num_waiting:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the fetch never reached the server")
+        await js.delete_consumer(STREAM, consumer.name)
+        assert await fetching == []
+    finally:
+        await consumer.close()

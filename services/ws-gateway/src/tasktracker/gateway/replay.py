@@ -8,10 +8,15 @@ live — or fail loudly:
 * the consumer is disposable: if it is gone (the server reaps it after `INACTIVE_THRESHOLD`
   seconds without a fetch, or someone deleted it), the replay opens another one at the next
   sequence, once it has checked that the stream still holds that sequence;
-* whatever else stops it short — a fetch JetStream does not answer within `FETCH_TIMEOUT`,
-  events it still had to send gone from the stream, consumers that keep vanishing — raises
-  `ReplayIncomplete`. Going live instead would skip, for good, the events between the last
-  one replayed and `until`: they were fanned out live before the subscription existed.
+* a fetch that times out proves nothing by itself: a busy machine misses a fixed timeout, and
+  a pull request outstanding when its consumer is deleted is answered "409 Consumer Deleted",
+  which nats-py skips and then times out. So the replay asks JetStream for the consumer: gone
+  means reopen (above), there means fetch again (at most `FETCH_ATTEMPTS` times in a row);
+* whatever else stops it short — JetStream answering neither the fetch (`FETCH_TIMEOUT`) nor
+  the question after it (`PROBE_TIMEOUT`), events it still had to send gone from the stream,
+  consumers that keep vanishing — raises `ReplayIncomplete`. Going live instead would skip,
+  for good, the events between the last one replayed and `until`: they were fanned out live
+  before the subscription existed.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError, ServiceUnavailableError
 
 FETCH_TIMEOUT = 2.0  # seconds
+PROBE_TIMEOUT = 2.0  # seconds: asking JetStream whether the consumer is still there
+FETCH_ATTEMPTS = 3  # fetches in a row that time out while JetStream says the consumer exists
 # Only cleans up after a gateway that died mid-replay; a running replay outlives its consumer.
 INACTIVE_THRESHOLD = 60.0  # seconds
 MAX_REOPENS = 3  # consumers lost in a row, with no message read in between
@@ -40,7 +47,7 @@ async def read_history(
     """Batches of the messages on `subject` after `since`, in stream order, up to at least
     `until` (or the end of the stream, whichever comes first)."""
     start = since + 1
-    consumer = await _Consumer.open(js, stream, subject, start)
+    consumer = await ReplayConsumer.open(js, stream, subject, start)
     try:
         pending, lost = consumer.pending, 0
         while pending:
@@ -50,7 +57,7 @@ async def read_history(
                 if lost > MAX_REOPENS:
                     raise ReplayIncomplete(f"replay consumer lost {lost} times at seq {start}")
                 await consumer.close()
-                consumer = await _Consumer.open(js, stream, subject, start)
+                consumer = await ReplayConsumer.open(js, stream, subject, start)
                 pending = consumer.pending
                 continue
             lost = 0
@@ -62,7 +69,7 @@ async def read_history(
         await consumer.close()
 
 
-class _Consumer:
+class ReplayConsumer:
     """One ephemeral pull consumer of a replay, on `subject` from sequence `start` on."""
 
     def __init__(self, js: JetStreamContext, stream: str, sub: JetStreamContext.PullSubscription):
@@ -73,7 +80,9 @@ class _Consumer:
         self.pending = 0  # messages left when it was opened
 
     @classmethod
-    async def open(cls, js: JetStreamContext, stream: str, subject: str, start: int) -> _Consumer:
+    async def open(
+        cls, js: JetStreamContext, stream: str, subject: str, start: int
+    ) -> ReplayConsumer:
         config = ConsumerConfig(
             deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
             opt_start_seq=start,
@@ -98,12 +107,30 @@ class _Consumer:
 
     async def fetch(self, batch: int) -> list[Msg]:
         """The next messages; none if the consumer is gone."""
+        for _ in range(FETCH_ATTEMPTS):
+            try:
+                return await self.sub.fetch(batch, timeout=FETCH_TIMEOUT)
+            except (NotFoundError, ServiceUnavailableError):
+                return []  # nobody answers its pull requests any more
+            except TimeoutError:
+                if not await self._exists():
+                    return []
+        raise ReplayIncomplete(
+            f"{FETCH_ATTEMPTS} fetches of {FETCH_TIMEOUT}s timed out while the consumer existed"
+        )
+
+    async def _exists(self) -> bool:
+        if self.name is None:
+            return False
         try:
-            return await self.sub.fetch(batch, timeout=FETCH_TIMEOUT)
-        except (NotFoundError, ServiceUnavailableError):
-            return []  # nobody answers its pull requests any more
+            await self.js.consumer_info(self.stream, self.name, timeout=PROBE_TIMEOUT)
+        except NotFoundError:
+            return False
         except TimeoutError as exc:
-            raise ReplayIncomplete(f"no answer from JetStream within {FETCH_TIMEOUT}s") from exc
+            raise ReplayIncomplete(
+                f"no answer from JetStream within {FETCH_TIMEOUT}s, then {PROBE_TIMEOUT}s"
+            ) from exc
+        return True
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
