@@ -22,16 +22,32 @@ import httpx
 from bench.infra import bench_infra
 from bench.loadgen import Load, closed_loop, fresh_update_base, telegram_update
 from bench.report import Figure, print_figures
-from bench.stack import BenchStack, create_project, running_stack
+from bench.stack import BenchStack, running_stack
 from tasktracker.contracts.enums import Role
 
 CHAT = -100_888_000_001
 SEEDED = 100
 
 
+async def create_bound_project(stack: BenchStack) -> int:
+    """A project with CHAT bound to it, by a global admin through the gateway
+    (`POST /api/ingestion/bindings`, the one binding endpoint of a global admin)."""
+    admin = stack.token("bench", {}, admin=True)
+    async with httpx.AsyncClient(
+        base_url=stack.url("gateway"), headers={"Authorization": f"Bearer {admin}"}, timeout=30
+    ) as rest:
+        created = await rest.post("/api/projects", json={"name": "bench proxy"})
+        project = created.raise_for_status().json()["id"]
+        bound = await rest.post(
+            "/api/ingestion/bindings", json={"project_id": project, "chat_id": CHAT}
+        )
+        bound.raise_for_status()
+    return project
+
+
 async def seed(stack: BenchStack) -> tuple[int, str]:
     """A project with SEEDED stored messages; its id and a viewer's token."""
-    project = await create_project(stack, "bench proxy", [CHAT])
+    project = await create_bound_project(stack)
     hook = {"X-Telegram-Bot-Api-Secret-Token": stack.stack.webhook_secret}
     base = fresh_update_base()
     async with httpx.AsyncClient(base_url=stack.url("ingestion"), timeout=30) as client:
