@@ -18,7 +18,15 @@ from tasktracker.ingestion.worker import UpdateWriter
 from tasktracker.servicekit.db import is_data_error, session_factory, transaction
 from tasktracker.servicekit.worker import WorkerRuntime
 
-from .support import bind_code, bound_project, create_project, new_chat_id, sample, stored_messages
+from .support import (
+    bind_code,
+    bound_project,
+    create_project,
+    new_chat_id,
+    new_update_id,
+    sample,
+    stored_messages,
+)
 
 pytestmark = pytest.mark.usefixtures("worker")  # runs the release jobs bindings kick
 
@@ -92,8 +100,9 @@ async def test_one_author_in_many_updates_is_one_user_with_the_newest_name(clien
     project_id, chat_id = await bound_project(client)
     older = sample("text", chat_id=chat_id, message_id=50, date=1718000000)
     newer = sample("text", chat_id=chat_id, message_id=51, date=1718000100)
-    older["message"]["from"]["first_name"] = "Old"
-    newer["message"]["from"]["first_name"] = "New"
+    author = new_update_id()  # an account no other test writes
+    for update, name in ((older, "Old"), (newer, "New")):
+        update["message"]["from"].update(id=author, first_name=name)
     assert await store(engine, [newer, older], release) == [Outcome.stored] * 2
     rows = await stored_messages(engine, project_id)
     assert rows[0].user_id == rows[1].user_id is not None

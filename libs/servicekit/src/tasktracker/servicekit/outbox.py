@@ -98,8 +98,8 @@ class Outbox:
     async def stage_many(
         self, session: AsyncSession, events: Sequence[tuple[EventPayload, int]]
     ) -> list[Envelope]:
-        """Stage `(payload, project_id)` events with one multi-row insert, in the given order
-        (`seq` follows the VALUES order), and one NOTIFY."""
+        """Stage `(payload, project_id)` events in the given order (`seq` follows it) with
+        one round trip, and one NOTIFY."""
         envelopes = [
             make_envelope(payload, project_id=project_id, producer=self._producer)
             for payload, project_id in events
@@ -108,7 +108,8 @@ class Outbox:
             rows = [
                 {"event_id": e.id, "subject": e.subject, "payload": e.to_bytes()} for e in envelopes
             ]
-            await session.execute(insert(self._table).values(rows))
+            # executemany of one cached statement, run in the rows' order
+            await session.execute(insert(self._table), rows)
             await notify(session)
         return envelopes
 

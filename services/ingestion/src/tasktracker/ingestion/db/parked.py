@@ -46,9 +46,10 @@ async def park_many(
         }
         for message, payload in batch
     ]
-    await session.execute(
-        insert(ParkedUpdate).values(rows).on_conflict_do_nothing(constraint="uq_parked_chat_update")
-    )
+    await session.execute(_PARK, rows)
+
+
+_PARK = insert(ParkedUpdate.__table__).on_conflict_do_nothing(constraint="uq_parked_chat_update")
 
 
 async def waiting_for_chat(session: AsyncSession, chat_id: int, limit: int) -> list[ParkedUpdate]:
