@@ -16,7 +16,7 @@ from tasktracker.gateway import metrics
 from tasktracker.gateway.admission import SocketAdmission
 from tasktracker.gateway.auth import AuthError, TokenVerifier, bearer_token
 from tasktracker.gateway.hub import Hub
-from tasktracker.gateway.proxy import Proxy, admin_refusal, proxy_routes
+from tasktracker.gateway.proxy import Proxy, admin_refusal, proxy_first, proxy_routes
 from tasktracker.gateway.session import Session, SessionLimits
 from tasktracker.gateway.settings import GatewaySettings
 from tasktracker.gateway.upstream import create_session
@@ -134,7 +134,7 @@ def server_config(
         "timeout_graceful_shutdown": settings.close_timeout_seconds,
     }
     options.update(overrides)
-    config = uvicorn.Config(app or create_app(settings), **options)  # type: ignore[arg-type]
+    config = uvicorn.Config(proxy_first(app or create_app(settings)), **options)  # type: ignore[arg-type]
     for name in ("uvicorn.error", "uvicorn.access"):  # uvicorn logs paths with their query
         logger = logging.getLogger(name)
         if not any(isinstance(f, RedactTokens) for f in logger.filters):
