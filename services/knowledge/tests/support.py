@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -17,9 +18,14 @@ _ids = itertools.count(1)
 T = TypeVar("T")
 
 
+# Ids are ingestion's, unique across projects; other test sessions publish to the same
+# stream, so each session takes ids of its own.
+_BASE = secrets.randbelow(10**6) * 10**9
+
+
 def message_id() -> int:
-    """A read-model id no other test uses (ids are ingestion's, unique across projects)."""
-    return 10_000_000 + next(_ids)
+    """A read-model id no other test (of this session or another) uses."""
+    return _BASE + next(_ids)
 
 
 BASE_TIME = datetime(2026, 1, 5, 9, tzinfo=UTC)

@@ -16,7 +16,7 @@ from nats.js.api import ConsumerConfig
 from pydantic import ValidationError
 
 from tasktracker.contracts.envelope import Envelope
-from tasktracker.contracts.events import MessageUpdated
+from tasktracker.contracts.events import MessageRecord, MessageUpdated
 from tasktracker.contracts.subjects import Topic, space_filter
 from tasktracker.knowledge.db import messages
 from tasktracker.knowledge.settings import KnowledgeSettings
@@ -52,8 +52,28 @@ def build_event_broker(settings: KnowledgeSettings, runtime: ServiceRuntime) -> 
                 records.append(Envelope[MessageUpdated].model_validate(body).data.message)
             except ValidationError as exc:  # not ours to fix: skipped, never retried forever
                 log.warning("skipping an invalid message.updated event: %s", exc.errors()[:1])
-        async with db.transaction(runtime.sessions) as session:
-            changed = await messages.upsert_messages(session, records)
-        log.debug("read model: %d events, %d rows changed", len(bodies), changed)
+        await store(runtime, records)
+        log.debug("read model: %d events stored", len(bodies))
 
     return broker
+
+
+async def store(runtime: ServiceRuntime, records: list[MessageRecord]) -> None:
+    """One transaction for the batch. If the batch fails for something other than an outage
+    (a value PostgreSQL cannot hold), it is stored one message at a time and only the bad
+    message is skipped: one poison event must not hold back every later one."""
+    try:
+        async with db.transaction(runtime.sessions) as session:
+            await messages.upsert_messages(session, records)
+        return
+    except Exception as error:
+        if db.is_database_unavailable(error):
+            raise
+    for record in records:
+        try:
+            async with db.transaction(runtime.sessions) as session:
+                await messages.upsert_messages(session, [record])
+        except Exception as error:
+            if db.is_database_unavailable(error) or not db.is_data_error(error):
+                raise
+            log.warning("skipping message %s: PostgreSQL cannot store it (%s)", record.id, error)
