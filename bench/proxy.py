@@ -22,7 +22,7 @@ import httpx
 from bench.infra import bench_infra
 from bench.loadgen import Load, closed_loop, fresh_update_base, telegram_update
 from bench.report import Figure, print_figures
-from bench.stack import BenchStack, running_stack
+from bench.stack import BenchStack, bind_chat, running_stack
 from tasktracker.contracts.enums import Role
 
 CHAT = -100_888_000_001
@@ -38,10 +38,7 @@ async def create_bound_project(stack: BenchStack) -> int:
     ) as rest:
         created = await rest.post("/api/projects", json={"name": "bench proxy"})
         project = created.raise_for_status().json()["id"]
-        bound = await rest.post(
-            "/api/ingestion/bindings", json={"project_id": project, "chat_id": CHAT}
-        )
-        bound.raise_for_status()
+        await bind_chat(rest, project, CHAT)
     return project
 
 

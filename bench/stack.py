@@ -236,11 +236,8 @@ async def create_project(stack: BenchStack, name: str, chat_ids: list[int]) -> i
 
 
 async def bind_chat(rest: httpx.AsyncClient, project: int, chat: int) -> None:
-    """A global admin's direct binding (`POST /api/ingestion/bindings`); before that endpoint
-    existed, `POST /api/projects/{pid}/sources` did it."""
+    """A global admin's direct binding (`POST /api/ingestion/bindings`)."""
     bound = await rest.post(
         "/api/ingestion/bindings", json={"project_id": project, "chat_id": chat}
     )
-    if bound.status_code in (404, 405):
-        bound = await rest.post(f"/api/projects/{project}/sources", json={"chat_id": chat})
     bound.raise_for_status()

@@ -50,12 +50,10 @@ class Burst:
 
 
 async def bind(rest: httpx.AsyncClient, project: int, chat: int) -> None:
-    """A global admin binds directly (`/api/ingestion/bindings`; earlier `.../sources`)."""
+    """A global admin binds directly (`POST /api/ingestion/bindings`)."""
     bound = await rest.post(
         "/api/ingestion/bindings", json={"project_id": project, "chat_id": chat}
     )
-    if bound.status_code in (404, 405):
-        bound = await rest.post(f"/api/projects/{project}/sources", json={"chat_id": chat})
     assert bound.status_code in (200, 201), bound.text
 
 
