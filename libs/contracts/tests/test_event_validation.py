@@ -99,14 +99,21 @@ def test_windows_must_be_ordered() -> None:
         RunCreated(run_id=RUN_ID, window_start=END, window_end=START, created_by="pm")
 
 
-def test_a_proposal_cannot_be_merged_into_itself() -> None:
-    with pytest.raises(ValueError, match="itself"):
-        ProposalMerged(
-            proposal_id=PROPOSAL_ID,
-            run_id=RUN_ID,
-            decided_by="pm",
-            into_proposal_id=PROPOSAL_ID,
-            counters=COUNTERS,
+def test_a_merge_names_the_task_it_went_into() -> None:
+    """Issue 10: a proposal is merged into an existing task, not into another proposal."""
+    merged = ProposalMerged(
+        proposal_id=PROPOSAL_ID, run_id=RUN_ID, decided_by="pm", task_id=17, counters=COUNTERS
+    )
+    assert merged.task_id == 17
+    with pytest.raises(ValueError, match="task_id"):
+        ProposalMerged.model_validate(
+            {
+                "proposal_id": str(PROPOSAL_ID),
+                "run_id": str(RUN_ID),
+                "decided_by": "pm",
+                "into_proposal_id": str(PROPOSAL_ID),
+                "counters": COUNTERS.model_dump(),
+            }
         )
 
 

@@ -35,8 +35,12 @@ from tasktracker.contracts.events import (
     RunFailed,
     RunMetrics,
     RunStarted,
+    TaskCreated,
     TaskProposalData,
     TaskProposalsCreated,
+    TaskRecord,
+    TaskStatus,
+    TaskUpdated,
     TopicCreated,
     TopicProposalData,
     decode_envelope,
@@ -173,7 +177,7 @@ SAMPLES: dict[type[EventPayload], Callable[[], EventPayload]] = {
         proposal_id=PROPOSAL_ID,
         run_id=RUN_ID,
         decided_by="pm",
-        into_proposal_id=uuid4(),
+        task_id=17,
         counters=COUNTERS,
     ),
     ProposalUpdated: lambda: ProposalUpdated(
@@ -181,6 +185,23 @@ SAMPLES: dict[type[EventPayload], Callable[[], EventPayload]] = {
         run_id=RUN_ID,
         updated_by="pm",
         changes={"title": "New title", "due_date": "2025-03-09", "assignee": None},
+    ),
+    TaskCreated: lambda: TaskCreated(
+        task=TaskRecord(
+            id=17,
+            title="Fix the login redirect",
+            description="",
+            priority=Priority.high,
+            category=Category.bug,
+            tags=["auth"],
+            status=TaskStatus.open,
+            source_message_ids=[11, 12],
+            proposal_id=PROPOSAL_ID,
+        ),
+        created_by="pm",
+    ),
+    TaskUpdated: lambda: TaskUpdated(
+        task_id=17, updated_by="pm", changes={"status": "in_progress", "assignee": "@dana"}
     ),
 }
 
@@ -225,6 +246,7 @@ def test_registry_covers_the_designed_event_types() -> None:
             "run_closed",
         },
         Topic.proposals: {"approved", "rejected", "merged", "updated"},
+        Topic.tasks: {"task_created", "task_updated"},
     }
 
 

@@ -16,6 +16,7 @@ class Topic(StrEnum):
     topics = "topics"
     analysis_runs = "analysis_runs"
     proposals = "proposals"
+    tasks = "tasks"
 
 
 class SubjectError(ValueError):

@@ -46,6 +46,7 @@ from tasktracker.contracts.events.registry import (
     event_model,
     make_envelope,
 )
+from tasktracker.contracts.events.tasks import TaskCreated, TaskRecord, TaskStatus, TaskUpdated
 from tasktracker.contracts.events.topics import AtomCreated, TopicCreated
 
 __all__ = [
@@ -78,8 +79,12 @@ __all__ = [
     "RunFailed",
     "RunMetrics",
     "RunStarted",
+    "TaskCreated",
     "TaskProposalData",
     "TaskProposalsCreated",
+    "TaskRecord",
+    "TaskStatus",
+    "TaskUpdated",
     "TopicCreated",
     "TopicProposalData",
     "UnknownEventError",

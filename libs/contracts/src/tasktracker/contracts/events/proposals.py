@@ -4,10 +4,10 @@ Decision events carry review's counters for the run *after* the decision, so ana
 follow the run's tally (and move it to `reviewed`) without counting events itself.
 """
 
-from typing import Any, Self
+from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict
 
 from tasktracker.contracts.events.base import EventPayload
 from tasktracker.contracts.primitives import Count, NonEmptyStr
@@ -48,20 +48,18 @@ class ProposalRejected(EventPayload):
 
 
 class ProposalMerged(EventPayload):
+    """The proposal was merged into an existing task of the project (`task_id`): the task
+    gained its source messages and a link to it. Two duplicate proposals of one run: one is
+    approved (its task is created), the other merged into that task."""
+
     topic = Topic.proposals
     event_type = "merged"
 
     proposal_id: UUID
     run_id: UUID
     decided_by: NonEmptyStr
-    into_proposal_id: UUID
+    task_id: int
     counters: RunCounters
-
-    @model_validator(mode="after")
-    def _not_merged_into_itself(self) -> Self:
-        if self.into_proposal_id == self.proposal_id:
-            raise ValueError("a proposal cannot be merged into itself")
-        return self
 
 
 class ProposalUpdated(EventPayload):

@@ -15,6 +15,7 @@ from tasktracker.contracts.events.base import EventPayload
 from tasktracker.contracts.events.knowledge_extraction import KNOWLEDGE_EXTRACTION_EVENTS
 from tasktracker.contracts.events.messages import MESSAGES_EVENTS
 from tasktracker.contracts.events.proposals import PROPOSALS_EVENTS
+from tasktracker.contracts.events.tasks import TASKS_EVENTS
 from tasktracker.contracts.events.topics import TOPICS_EVENTS
 from tasktracker.contracts.primitives import utc_now
 from tasktracker.contracts.subjects import Topic, check_event_type
@@ -63,6 +64,7 @@ EVENT_MODELS: Mapping[tuple[Topic, str], type[EventPayload]] = _build_registry(
         *TOPICS_EVENTS,
         *ANALYSIS_RUNS_EVENTS,
         *PROPOSALS_EVENTS,
+        *TASKS_EVENTS,
     )
 )
 
