@@ -1,0 +1,1 @@
+"""Review's pure rules: decisions and tallies, merges, task status, merge suggestions."""
