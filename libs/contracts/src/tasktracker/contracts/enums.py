@@ -20,19 +20,22 @@ class MessageKind(StrEnum):
 
 
 class Priority(StrEnum):
+    """A proposed task's priority (issue 9's vocabulary)."""
+
     low = "low"
     medium = "medium"
     high = "high"
-    urgent = "urgent"
+    critical = "critical"
 
 
 class Category(StrEnum):
-    feature = "feature"
+    """A proposed task's category (issue 9's vocabulary)."""
+
     bug = "bug"
+    feature = "feature"
+    improvement = "improvement"
+    question = "question"
     chore = "chore"
-    research = "research"
-    docs = "docs"
-    other = "other"
 
 
 class AtomKind(StrEnum):

@@ -27,10 +27,14 @@ class TaskProposalData(BaseModel):
     due_date: date | None = None
     source_message_ids: list[int]  # only ids of messages in this batch
     confidence: Confidence
+    # Added by issue 9 with defaults, so payloads written before stay valid.
+    tags: list[str] = []
+    reasoning: str = ""  # one line: why this is a task
 
 
 class RunMetrics(BaseModel):
-    """Accuracy figures stored when a run is closed; rates are fractions of `total`."""
+    """Accuracy figures stored when a run is closed. The approval, rejection and merge rates
+    are fractions of `total`; `edited_before_approval_rate` is the fraction of the approved."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -43,6 +47,12 @@ class RunMetrics(BaseModel):
     rejection_rate: Ratio
     merge_rate: Ratio
     edited_before_approval_rate: Ratio
+    # Added by issue 9 with defaults, so payloads written before stay valid. A mean is None
+    # when no proposal was approved (rejected).
+    mean_confidence_approved: Confidence | None = None
+    mean_confidence_rejected: Confidence | None = None
+    batches: Count = 0
+    proposals_per_batch: float = Field(default=0.0, ge=0)
 
 
 class RunCreated(EventPayload):

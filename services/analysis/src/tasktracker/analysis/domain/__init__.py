@@ -1,0 +1,1 @@
+"""Pure rules of analysis runs: no database, no NATS."""

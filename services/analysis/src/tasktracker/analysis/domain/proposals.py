@@ -1,0 +1,174 @@
+"""What the task extractor sees (a batch of chat lines and the project's context) and what it
+must answer (the agent's typed output), and the rules every answer passes before it is stored:
+ids not in the batch are dropped, an assignee must be a member of the chat."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from pydantic import BaseModel, Field
+
+from tasktracker.contracts.enums import Category, Priority
+from tasktracker.contracts.events import TaskProposalData
+
+MAX_TAGS = 10
+
+
+@dataclass(frozen=True)
+class ChatLine:
+    """One message as the extractor sees it; `id` is the id every service cites."""
+
+    id: int
+    author: str
+    text: str
+    sent_at: datetime
+    username: str | None = None  # the author's Telegram username, when they have one
+
+
+@dataclass(frozen=True)
+class Context:
+    """The project's approved knowledge and the chat's members, given with every batch."""
+
+    members: list[str] = field(default_factory=list)  # Telegram usernames, without "@"
+    topics: list[str] = field(default_factory=list)
+    atoms: list[str] = field(default_factory=list)
+
+
+class TaskDraft(BaseModel):
+    """One task as the model proposes it."""
+
+    title: str = Field(min_length=1, max_length=300)
+    description: str = Field(default="", max_length=4000)
+    priority: Priority = Priority.medium
+    category: Category = Category.feature
+    tags: list[str] = Field(default_factory=list, max_length=20)
+    assignee: str | None = Field(default=None, description="a chat member's Telegram username")
+    due_date: date | None = None
+    message_ids: list[int] = Field(default_factory=list)
+    confidence: float = Field(default=0.5, ge=0, le=1)
+    reasoning: str = Field(default="", max_length=500)
+
+
+class TaskProposals(BaseModel):
+    """The agent's output for one batch."""
+
+    tasks: list[TaskDraft] = Field(default_factory=list)
+
+
+INSTRUCTIONS = f"""You read a batch of a software team's chat and propose the tasks the team
+agreed or asked for, for a project manager to approve. For each task: a short imperative
+title, a description, priority ({", ".join(Priority)}), category ({", ".join(Category)}),
+a few tags, the assignee only if a message names one of the chat members (their Telegram
+username, without @) else null, the due date if one is stated (ISO date), the ids of the
+messages it comes from, your confidence from 0 to 1 and one line of reasoning. Cite only ids
+of the messages given. Use the project's approved topics and knowledge as context. Skip chat
+that asks for nothing."""
+
+
+def render_prompt(context: Context, lines: Sequence[ChatLine]) -> str:
+    """The batch as the model reads it: the context as one JSON object, then one JSON object
+    per message, in time order."""
+    header = json.dumps(
+        {"members": context.members, "topics": context.topics, "knowledge": context.atoms},
+        ensure_ascii=False,
+    )
+    rows = [
+        json.dumps(
+            {
+                "id": line.id,
+                "author": line.author,
+                "username": line.username,
+                "sent_at": line.sent_at.isoformat(),
+                "text": line.text,
+            },
+            ensure_ascii=False,
+        )
+        for line in lines
+    ]
+    return "\n".join(["Context (JSON):", header, "Messages (JSON lines):", *rows])
+
+
+def parse_prompt(prompt: str) -> tuple[Context, list[ChatLine]]:
+    """The inverse of `render_prompt`, for the offline extractor."""
+    rows = prompt.splitlines()
+    header = json.loads(rows[1])
+    context = Context(
+        members=list(header["members"]), topics=list(header["topics"]), atoms=header["knowledge"]
+    )
+    lines = []
+    for row in rows[3:]:
+        data = json.loads(row)
+        lines.append(
+            ChatLine(
+                id=data["id"],
+                author=data["author"],
+                text=data["text"],
+                sent_at=datetime.fromisoformat(data["sent_at"]),
+                username=data.get("username"),
+            )
+        )
+    return context, lines
+
+
+def cited(ids: Iterable[int], allowed: set[int]) -> list[int]:
+    """The ids that belong to the batch, each once, in the order given: an id the model
+    invented is dropped."""
+    kept: list[int] = []
+    for message_id in ids:
+        if message_id in allowed and message_id not in kept:
+            kept.append(message_id)
+    return kept
+
+
+def member(name: str | None, members: Iterable[str]) -> str | None:
+    """The member a model's assignee names (with or without "@", any case), else None."""
+    if not name:
+        return None
+    wanted = name.strip().removeprefix("@").casefold()
+    return next((m for m in members if m.casefold() == wanted), None)
+
+
+def proposal_id(run_id: uuid.UUID, batch_index: int, position: int) -> uuid.UUID:
+    """The same id for the same proposal on every try, so a repeat can never add a twin."""
+    return uuid.uuid5(run_id, f"{batch_index}:{position}")
+
+
+def clean(
+    answer: TaskProposals,
+    *,
+    run_id: uuid.UUID,
+    batch_index: int,
+    allowed: set[int],
+    members: Sequence[str],
+) -> tuple[list[TaskProposalData], int]:
+    """The answer as proposals, and how many cited ids were dropped. A task left citing no
+    message of the batch is dropped with them."""
+    proposals: list[TaskProposalData] = []
+    dropped = 0
+    for draft in answer.tasks:
+        ids = cited(draft.message_ids, allowed)
+        dropped += len(set(draft.message_ids) - set(ids))
+        if not ids:
+            continue
+        tags = list(dict.fromkeys(t.strip().casefold() for t in draft.tags if t.strip()))
+        proposals.append(
+            TaskProposalData(
+                proposal_id=proposal_id(run_id, batch_index, len(proposals)),
+                batch_index=batch_index,
+                title=draft.title.strip() or draft.title,
+                description=draft.description,
+                priority=draft.priority,
+                category=draft.category,
+                tags=tags[:MAX_TAGS],
+                assignee=member(draft.assignee, members),
+                due_date=draft.due_date,
+                source_message_ids=ids,
+                confidence=draft.confidence,
+                reasoning=" ".join(draft.reasoning.split())[:300],
+            )
+        )
+    return proposals, dropped
