@@ -34,6 +34,7 @@ from tasktracker.contracts.events import (
     RunCreated,
     RunFailed,
     RunMetrics,
+    RunReviewed,
     RunStarted,
     TaskCreated,
     TaskProposalData,
@@ -147,6 +148,7 @@ SAMPLES: dict[type[EventPayload], Callable[[], EventPayload]] = {
     RunCompleted: lambda: RunCompleted(run_id=RUN_ID, batches_total=3, proposals_total=9),
     RunFailed: lambda: RunFailed(run_id=RUN_ID, error="rate limited", batches_done=1),
     RunCancelled: lambda: RunCancelled(run_id=RUN_ID, reason="wrong window", cancelled_by="pm"),
+    RunReviewed: lambda: RunReviewed(run_id=RUN_ID, proposals_total=4),
     RunClosed: lambda: RunClosed(
         run_id=RUN_ID,
         metrics=RunMetrics(
@@ -243,6 +245,7 @@ def test_registry_covers_the_designed_event_types() -> None:
             "run_completed",
             "run_failed",
             "run_cancelled",
+            "run_reviewed",
             "run_closed",
         },
         Topic.proposals: {"approved", "rejected", "merged", "updated"},

@@ -134,6 +134,17 @@ class RunCancelled(EventPayload):
     cancelled_by: str | None = None  # None when the system cancelled it
 
 
+class RunReviewed(EventPayload):
+    """Every proposal of the completed run is decided (or it proposed none): the run may be
+    closed. Added by issue 9 — every transition emits its event, and this one had none."""
+
+    topic = Topic.analysis_runs
+    event_type = "run_reviewed"
+
+    run_id: UUID
+    proposals_total: Count
+
+
 class RunClosed(EventPayload):
     topic = Topic.analysis_runs
     event_type = "run_closed"
@@ -151,5 +162,6 @@ ANALYSIS_RUNS_EVENTS: tuple[type[EventPayload], ...] = (
     RunCompleted,
     RunFailed,
     RunCancelled,
+    RunReviewed,
     RunClosed,
 )
