@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -46,6 +47,8 @@ def settings(knowledge_db: str, nats_url: str, session_id: str) -> KnowledgeSett
         job_retry_delay_seconds=0.1,
         extraction_chunk_size=5,
         extraction_max_tries=2,
+        # The shared `space.>` stream holds other sessions' events: read from now on.
+        messages_start_time=datetime.now(UTC) - timedelta(seconds=5),
     )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from faststream import AckPolicy
 from faststream.nats import JStream, NatsBroker, PullSub
-from nats.js.api import ConsumerConfig
+from nats.js.api import ConsumerConfig, DeliverPolicy
 from pydantic import ValidationError
 
 from tasktracker.contracts.envelope import Envelope
@@ -36,7 +36,7 @@ def build_event_broker(settings: KnowledgeSettings, runtime: ServiceRuntime) -> 
         MESSAGE_UPDATED,
         stream=JStream(settings.stream_name, declare=False),
         durable=settings.messages_durable,
-        config=ConsumerConfig(max_ack_pending=settings.messages_batch_size * 4),
+        config=_consumer_config(settings),
         # A failed batch (the database is down) is delivered again, never dropped.
         ack_policy=AckPolicy.NACK_ON_ERROR,
         pull_sub=PullSub(
@@ -56,6 +56,14 @@ def build_event_broker(settings: KnowledgeSettings, runtime: ServiceRuntime) -> 
         log.debug("read model: %d events stored", len(bodies))
 
     return broker
+
+
+def _consumer_config(settings: KnowledgeSettings) -> ConsumerConfig:
+    config = ConsumerConfig(max_ack_pending=settings.messages_batch_size * 4)
+    if settings.messages_start_time is not None:
+        config.deliver_policy = DeliverPolicy.BY_START_TIME
+        config.opt_start_time = settings.messages_start_time.isoformat()
+    return config
 
 
 async def store(runtime: ServiceRuntime, records: list[MessageRecord]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
@@ -25,6 +27,9 @@ class KnowledgeSettings(ServiceSettings):
     messages_durable: str = "knowledge-messages"
     messages_batch_size: int = Field(default=500, ge=1, le=5000)
     messages_batch_timeout_seconds: float = Field(default=0.2, gt=0)
+    # Where a newly created consumer starts: the whole stream (None, what a deployment wants),
+    # or events since this time (tests on a shared NATS server whose stream holds others' events).
+    messages_start_time: datetime | None = None
 
     # The extractor: `offline-rules` (the deterministic rules of domain/offline_rules.py), any
     # pydantic-ai model string (`openai:gpt-4o-mini`, `anthropic:…`, `ollama:llama3.1`), or,

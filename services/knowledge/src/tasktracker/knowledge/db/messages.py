@@ -5,15 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import func, literal_column, select, tuple_
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tasktracker.contracts.events import MessageRecord
 from tasktracker.knowledge.db.models import ChatMessage
 
-_NEVER = literal_column("'-infinity'::timestamptz")
-_NO_UPDATE = -1
+_NO_UPDATE = -1  # an unknown update id sorts first, as in the statement below
 
 
 def version(record: MessageRecord) -> tuple[datetime, int]:
@@ -36,28 +34,52 @@ def newest_versions(records: Sequence[MessageRecord]) -> list[MessageRecord]:
     return [newest[key] for key in sorted(newest)]
 
 
+# One statement whatever the batch size: the rows travel as eleven arrays (`unnest`), so
+# neither SQLAlchemy nor PostgreSQL compiles a statement with thousands of parameters. A
+# repeated or older version matches no row of the conditional update.
+_UPSERT = text(
+    """
+    INSERT INTO messages (id, project_id, chat_id, message_id, update_id, author_name, text,
+                          kind, sent_at, edited_at, reply_to_message_id)
+    SELECT * FROM unnest(
+        CAST(:id AS bigint[]), CAST(:project_id AS bigint[]), CAST(:chat_id AS bigint[]),
+        CAST(:message_id AS bigint[]), CAST(:update_id AS bigint[]),
+        CAST(:author_name AS text[]), CAST(:text AS text[]), CAST(:kind AS text[]),
+        CAST(:sent_at AS timestamptz[]), CAST(:edited_at AS timestamptz[]),
+        CAST(:reply_to_message_id AS bigint[]))
+    ON CONFLICT (id) DO UPDATE SET
+        project_id = excluded.project_id, chat_id = excluded.chat_id,
+        message_id = excluded.message_id, update_id = excluded.update_id,
+        author_name = excluded.author_name, text = excluded.text, kind = excluded.kind,
+        sent_at = excluded.sent_at, edited_at = excluded.edited_at,
+        reply_to_message_id = excluded.reply_to_message_id, stored_at = now()
+    WHERE (coalesce(excluded.edited_at, '-infinity'), coalesce(excluded.update_id, -1))
+        > (coalesce(messages.edited_at, '-infinity'), coalesce(messages.update_id, -1))
+    RETURNING id
+    """
+)
+_COLUMNS = (
+    "id",
+    "project_id",
+    "chat_id",
+    "message_id",
+    "update_id",
+    "author_name",
+    "text",
+    "kind",
+    "sent_at",
+    "edited_at",
+    "reply_to_message_id",
+)
+
+
 async def upsert_messages(session: AsyncSession, records: Sequence[MessageRecord]) -> int:
-    """Store new messages and newer versions in one statement; how many rows changed. A
-    repeated or older version matches no row of the conditional update."""
+    """Store new messages and newer versions in one statement; how many rows changed."""
     rows = [_values(record) for record in newest_versions(records)]
     if not rows:
         return 0
-    stmt = insert(ChatMessage).values(rows)
-    incoming = tuple_(
-        func.coalesce(stmt.excluded.edited_at, _NEVER),
-        func.coalesce(stmt.excluded.update_id, _NO_UPDATE),
-    )
-    stored = tuple_(
-        func.coalesce(ChatMessage.edited_at, _NEVER),
-        func.coalesce(ChatMessage.update_id, _NO_UPDATE),
-    )
-    content = set(rows[0]) - {"id"}
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[ChatMessage.id],
-        set_={**{name: stmt.excluded[name] for name in content}, "stored_at": func.now()},
-        where=incoming > stored,
-    ).returning(ChatMessage.id)
-    return len((await session.execute(stmt)).all())
+    params = {name: [row[name] for row in rows] for name in _COLUMNS}
+    return len((await session.execute(_UPSERT, params)).all())
 
 
 def _values(record: MessageRecord) -> dict[str, object]:
