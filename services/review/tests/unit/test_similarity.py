@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tasktracker.review.domain.similarity import DEFAULT_THRESHOLD, Text, best_match, similarity
+from tasktracker.review.domain.similarity import (
+    DEFAULT_THRESHOLD,
+    Text,
+    best_match,
+    best_matches,
+    similarity,
+)
 
 DUPLICATES = [
     ("Fix the login redirect", "Fix login redirect bug"),
@@ -49,3 +55,10 @@ def test_best_match_takes_the_highest_score_over_the_threshold() -> None:
     assert match is not None and match.key == 2 and match.score >= DEFAULT_THRESHOLD
     assert best_match(query, candidates[:1]) is None
     assert best_match(query, []) is None
+
+
+def test_many_queries_at_once_match_as_one_at_a_time() -> None:
+    candidates = [(n, Text(title)) for n, (title, _) in enumerate(DUPLICATES + DISTINCT)]
+    queries = [Text(b) for _, b in DUPLICATES + DISTINCT]
+    assert best_matches(queries, candidates) == [best_match(q, candidates) for q in queries]
+    assert best_matches(queries, []) == [None] * len(queries)

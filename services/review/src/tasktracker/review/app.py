@@ -1,9 +1,10 @@
-"""The review service's HTTP app."""
+"""The review service's HTTP app: the API, the outbox relay and the event consumers."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
+from tasktracker.review.consumer import build_event_broker
 from tasktracker.review.settings import ReviewSettings
 from tasktracker.servicekit.app import service_app
 from tasktracker.servicekit.runtime import ServiceRuntime
@@ -12,4 +13,7 @@ from tasktracker.servicekit.runtime import ServiceRuntime
 def create_app(settings: ReviewSettings | None = None) -> FastAPI:
     settings = settings or ReviewSettings()
     runtime = ServiceRuntime(settings)
-    return service_app("Task Tracker review", runtime)
+    runtime.event_broker = build_event_broker(settings, runtime)
+    app = service_app("Task Tracker review", runtime)
+    app.state.settings = settings
+    return app

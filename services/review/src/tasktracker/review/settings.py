@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from tasktracker.review.domain.similarity import DEFAULT_THRESHOLD
 from tasktracker.servicekit.settings import ServiceSettings
 
 
@@ -16,3 +20,20 @@ class ReviewSettings(ServiceSettings):
     jobs_stream: str = "TASKS_REVIEW"
     jobs_subject: str = "tasks.review"
     jobs_durable: str = "review-workers"
+
+    # Durable pull consumers of `space.*.analysis_runs.>` (proposals_created, run_closed) and
+    # `space.*.messages.message.updated` (the source texts), a batch per fetch, one
+    # transaction per batch.
+    runs_durable: str = "review-runs"
+    messages_durable: str = "review-messages"
+    events_batch_size: int = Field(default=500, ge=1, le=5000)
+    events_batch_timeout_seconds: float = Field(default=0.2, gt=0)
+    # A consumer created with this set starts at this time instead of the stream's first
+    # event (tests on a shared stream; a deployment that needs no older source texts).
+    events_since: datetime | None = None
+
+    # Merge suggestions (domain/similarity.py): the score (0-100) from which an open task or
+    # an earlier proposal of the run is suggested, and how many of the project's most recent
+    # open tasks are compared.
+    similarity_threshold: float = Field(default=DEFAULT_THRESHOLD, ge=0, le=100)
+    similarity_max_tasks: int = Field(default=5000, ge=0)

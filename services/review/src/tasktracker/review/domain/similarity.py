@@ -11,11 +11,11 @@ reviewer a search, a wrong one invites a wrong merge.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from rapidfuzz import fuzz, utils
+from rapidfuzz import fuzz, process, utils
 
 DEFAULT_THRESHOLD = 70.0
 TITLE_WEIGHT = 0.7
@@ -46,12 +46,37 @@ def similarity(a: Text, b: Text) -> float:
 
 
 def best_match(
-    query: Text, candidates: Iterable[tuple[K, Text]], threshold: float = DEFAULT_THRESHOLD
+    query: Text, candidates: Sequence[tuple[K, Text]], threshold: float = DEFAULT_THRESHOLD
 ) -> Match[K] | None:
     """The highest-scoring candidate at or above `threshold` (the first on a tie), or None."""
-    best: Match[K] | None = None
-    for key, text in candidates:
-        score = similarity(query, text)
-        if score >= threshold and (best is None or score > best.score):
-            best = Match(key, round(score, 1))
-    return best
+    return best_matches([query], candidates, threshold)[0]
+
+
+def best_matches(
+    queries: Sequence[Text],
+    candidates: Sequence[tuple[K, Text]],
+    threshold: float = DEFAULT_THRESHOLD,
+) -> list[Match[K] | None]:
+    """`best_match` of each query. Each query's title is compared with every candidate's in
+    one `rapidfuzz.process.extract` call (a C loop), cut off where even a perfect description
+    could not lift the weighted score to `threshold`; only the survivors are fully scored."""
+    title_floor = max(0.0, (threshold - (1 - TITLE_WEIGHT) * 100) / TITLE_WEIGHT)
+    titles = [text.title for _, text in candidates]
+    found: list[Match[K] | None] = []
+    for query in queries:
+        best: Match[K] | None = None
+        survivors = process.extract(
+            query.title,
+            titles,
+            scorer=fuzz.token_set_ratio,
+            processor=utils.default_process,
+            score_cutoff=title_floor,
+            limit=None,
+        )
+        for _, _, index in sorted(survivors, key=lambda survivor: survivor[2]):
+            key, text = candidates[index]
+            score = similarity(query, text)
+            if score >= threshold and (best is None or score > best.score):
+                best = Match(key, round(score, 1))
+        found.append(best)
+    return found
