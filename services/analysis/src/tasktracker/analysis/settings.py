@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from tasktracker.servicekit.settings import ServiceSettings
+
+OFFLINE_MODEL = "offline-task-rules"
 
 
 class AnalysisSettings(ServiceSettings):
@@ -16,3 +19,29 @@ class AnalysisSettings(ServiceSettings):
     jobs_stream: str = "TASKS_ANALYSIS"
     jobs_subject: str = "tasks.analysis"
     jobs_durable: str = "analysis-workers"
+
+    # Read models: durable pull consumers of `space.*.<topic>.>`, a batch per fetch, stored
+    # in one transaction.
+    messages_durable: str = "analysis-messages"
+    knowledge_durable: str = "analysis-knowledge"
+    decisions_durable: str = "analysis-decisions"
+    consumer_batch_size: int = Field(default=500, ge=1, le=5000)
+    consumer_batch_timeout_seconds: float = Field(default=0.2, gt=0)
+
+    # The task extractor: `offline-task-rules` (the deterministic rules of
+    # domain/offline_tasks.py), any pydantic-ai model string (`openai:gpt-4o-mini`,
+    # `anthropic:…`, `ollama:llama3.1`), or, with `llm_base_url` set, a model name served by
+    # that OpenAI-compatible server.
+    llm_model: str = OFFLINE_MODEL
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_timeout_seconds: float = Field(default=120, gt=0)
+    # Model calls per minute across a worker's runs; None: no limit. Applies to sequential and
+    # concurrent runs alike.
+    llm_requests_per_minute: float | None = Field(default=None, gt=0)
+
+    # Runs.
+    run_max_window_days: float = Field(default=31, gt=0)
+    run_max_messages: int = Field(default=20_000, ge=1)
+    # Tries of a run's job (each resumes after the committed batches) before it is `failed`.
+    run_max_tries: int = Field(default=4, ge=1)

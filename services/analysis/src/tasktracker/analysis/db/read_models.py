@@ -1,0 +1,146 @@
+"""The read models: messages (newest version wins), project settings (newest event wins),
+approved knowledge (insert once). Every write is an idempotent multi-row upsert."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import func, literal_column, select, tuple_
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tasktracker.analysis.db.models import ChatMessage, KnowledgeRow, ProjectSettingsRow
+from tasktracker.contracts.events import MessageRecord, ProjectSettings
+
+_NEVER = literal_column("'-infinity'::timestamptz")
+_NO_UPDATE = -1
+
+
+def _version(record: MessageRecord) -> tuple[datetime, int]:
+    """How ingestion orders versions of a message: (edited_at, update_id), original first."""
+    return (
+        record.edited_at or datetime.min.replace(tzinfo=UTC),
+        record.update_id if record.update_id is not None else _NO_UPDATE,
+    )
+
+
+async def upsert_messages(session: AsyncSession, records: Sequence[MessageRecord]) -> None:
+    newest: dict[int, MessageRecord] = {}
+    for record in records:
+        kept = newest.get(record.id)
+        if kept is None or _version(record) >= _version(kept):
+            newest[record.id] = record
+    if not newest:
+        return
+    rows = [_message_values(newest[key]) for key in sorted(newest)]  # id order: no deadlock
+    stmt = insert(ChatMessage).values(rows)
+    incoming = tuple_(
+        func.coalesce(stmt.excluded.edited_at, _NEVER),
+        func.coalesce(stmt.excluded.update_id, _NO_UPDATE),
+    )
+    stored = tuple_(
+        func.coalesce(ChatMessage.edited_at, _NEVER),
+        func.coalesce(ChatMessage.update_id, _NO_UPDATE),
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[ChatMessage.id],
+        set_={name: stmt.excluded[name] for name in rows[0] if name != "id"},
+        where=incoming > stored,
+    )
+    await session.execute(stmt)
+
+
+def _message_values(record: MessageRecord) -> dict[str, object]:
+    return {
+        "id": record.id,
+        "project_id": record.project_id,
+        "chat_id": record.chat_id,
+        "update_id": record.update_id,
+        "author_name": record.author.display_name,
+        "author_username": record.author.username,
+        "author_telegram_id": record.author.telegram_user_id,
+        "text": record.text,
+        "sent_at": record.sent_at,
+        "edited_at": record.edited_at,
+    }
+
+
+async def upsert_settings(
+    session: AsyncSession, items: Sequence[tuple[int, ProjectSettings, datetime]]
+) -> None:
+    """(project_id, settings, occurred_at): the newest event of each project wins."""
+    newest: dict[int, tuple[ProjectSettings, datetime]] = {}
+    for project_id, settings, occurred_at in items:
+        if project_id not in newest or occurred_at >= newest[project_id][1]:
+            newest[project_id] = (settings, occurred_at)
+    if not newest:
+        return
+    rows = [
+        {"project_id": pid, **settings.model_dump(), "occurred_at": occurred_at}
+        for pid, (settings, occurred_at) in sorted(newest.items())
+    ]
+    stmt = insert(ProjectSettingsRow).values(rows)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[ProjectSettingsRow.project_id],
+        set_={name: stmt.excluded[name] for name in rows[0] if name != "project_id"},
+        where=stmt.excluded.occurred_at >= ProjectSettingsRow.occurred_at,
+    )
+    await session.execute(stmt)
+
+
+async def add_knowledge(session: AsyncSession, rows: Sequence[dict[str, object]]) -> None:
+    """Rows of `KnowledgeRow`; a repeated event changes nothing."""
+    if rows:
+        await session.execute(insert(KnowledgeRow).values(list(rows)).on_conflict_do_nothing())
+
+
+async def project_settings(session: AsyncSession, project_id: int) -> ProjectSettingsRow | None:
+    return await session.get(ProjectSettingsRow, project_id)
+
+
+async def window(
+    session: AsyncSession, project_id: int, start: datetime, end: datetime, limit: int
+) -> list[tuple[int, datetime]]:
+    """(id, sent_at) of the project's messages sent in [start, end)."""
+    stmt = (
+        select(ChatMessage.id, ChatMessage.sent_at)
+        .where(
+            ChatMessage.project_id == project_id,
+            ChatMessage.sent_at >= start,
+            ChatMessage.sent_at < end,
+        )
+        .order_by(ChatMessage.sent_at, ChatMessage.id)
+        .limit(limit)
+    )
+    return [(row.id, row.sent_at) for row in (await session.execute(stmt)).all()]
+
+
+async def messages(session: AsyncSession, ids: Sequence[int]) -> list[ChatMessage]:
+    stmt = (
+        select(ChatMessage)
+        .where(ChatMessage.id.in_(list(ids)))
+        .order_by(ChatMessage.sent_at, ChatMessage.id)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def members(session: AsyncSession, project_id: int) -> list[str]:
+    """The chat members the project's messages show, by Telegram username."""
+    stmt = (
+        select(ChatMessage.author_username)
+        .where(ChatMessage.project_id == project_id, ChatMessage.author_username.is_not(None))
+        .distinct()
+        .order_by(ChatMessage.author_username)
+    )
+    return [name for name in (await session.execute(stmt)).scalars() if name]
+
+
+async def knowledge(session: AsyncSession, project_id: int, limit: int = 200) -> list[KnowledgeRow]:
+    stmt = (
+        select(KnowledgeRow)
+        .where(KnowledgeRow.project_id == project_id)
+        .order_by(KnowledgeRow.kind.desc(), KnowledgeRow.item_id)
+        .limit(limit)
+    )
+    return list((await session.execute(stmt)).scalars())

@@ -1,0 +1,72 @@
+"""The analysis service over real PostgreSQL, real JetStream and a real worker process."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import nats
+import pytest
+from fastapi import FastAPI
+from nats.js import JetStreamContext
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+import tasktracker.analysis
+from tasktracker.analysis.app import create_app
+from tasktracker.analysis.settings import AnalysisSettings
+from tasktracker.servicekit import db
+from tasktracker.servicekit.migrations import upgrade
+from tests.fixtures.clients import asgi_client
+
+MIGRATIONS = Path(tasktracker.analysis.__file__).with_name("migrations")
+
+
+@pytest.fixture(scope="session")
+async def analysis_db(database_factory) -> str:
+    url = database_factory("analysis")
+    await asyncio.to_thread(upgrade, url, MIGRATIONS)
+    return url
+
+
+@pytest.fixture(scope="session")
+def settings(analysis_db: str, nats_url: str, session_id: str) -> AnalysisSettings:
+    return AnalysisSettings(
+        database_url=analysis_db,
+        nats_url=nats_url,
+        jobs_stream=f"TASKS_ANALYSIS_{session_id}",
+        jobs_subject=f"tasks.analysis.{session_id}",
+        jobs_durable=f"analysis-{session_id}",
+        messages_durable=f"analysis-messages-{session_id}",
+        knowledge_durable=f"analysis-knowledge-{session_id}",
+        decisions_durable=f"analysis-decisions-{session_id}",
+        job_retry_delay_seconds=0.2,
+        job_ack_wait_seconds=3,
+        run_max_tries=2,
+    )
+
+
+@pytest.fixture(scope="session")
+async def sessions(analysis_db: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = db.create_engine(analysis_db)
+    yield db.session_factory(engine)
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def app(settings: AnalysisSettings) -> FastAPI:
+    return create_app(settings)
+
+
+@pytest.fixture(scope="session")
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with asgi_client(app) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
+    connection = await nats.connect(nats_url)
+    yield connection.jetstream()
+    await connection.close()
