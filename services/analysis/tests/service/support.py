@@ -61,13 +61,13 @@ async def seed(
     concurrency: int = 1,
     max_messages: int = 50,
 ) -> list[int]:
-    """`count` task-like messages a minute apart (an hour's gap after every `gap_every`), and
+    """`count` task-like messages a minute apart (a 15-minute gap after every `gap_every`), and
     the project's settings, straight into the read models."""
     records = []
     minute = 0.0
     for n in range(count):
         if gap_every and n and n % gap_every == 0:
-            minute += 60
+            minute += 15
         records.append(record(project_id, f"Please fix bug number {n}", minute=minute))
         minute += 1
     async with db.transaction(sessions) as session:

@@ -79,6 +79,9 @@ class Executor:
             renew.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renew
+            with contextlib.suppress(Exception):  # else it expires by itself
+                async with db.transaction(self.sessions) as session:
+                    await runs.release_lease(session, run_id, owner)
         if status != RunStatus.running:
             return status
         async with db.transaction(self.sessions) as session:

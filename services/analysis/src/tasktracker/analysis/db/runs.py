@@ -100,7 +100,7 @@ async def move(
         .where(*conditions)
         .values(status=str(target), **values)
         .returning(RunRow)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
     moved = (await session.execute(stmt)).scalars().first()
     if moved is not None:
@@ -125,7 +125,7 @@ async def request_start(
         )
         .values(start_requested_at=func.now(), start_requested_by=actor)
         .returning(RunRow)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
     moved = (await session.execute(stmt)).scalars().first()
     if moved is not None:
@@ -151,9 +151,19 @@ async def take_lease(session: AsyncSession, run_id: uuid.UUID, owner: str, secon
         )
         .values(lease_owner=owner, lease_until=func.now() + _seconds(seconds))
         .returning(RunRow.id)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
     return (await session.execute(stmt)).first() is not None
+
+
+async def release_lease(session: AsyncSession, run_id: uuid.UUID, owner: str) -> None:
+    """Let a retry (or another worker) take the run at once."""
+    await session.execute(
+        update(RunRow)
+        .where(RunRow.id == run_id, RunRow.lease_owner == owner)
+        .values(lease_owner=None, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _seconds(seconds: float) -> Any:
