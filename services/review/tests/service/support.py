@@ -140,3 +140,24 @@ async def tally(sessions, run_id: uuid.UUID) -> dict[str, int] | None:
     return {
         name: getattr(row, name) for name in ("total", "pending", "approved", "rejected", "merged")
     }
+
+
+async def seed_run(sessions, project_id: int, *proposals: TaskProposalData) -> uuid.UUID:
+    """A run with these proposals stored as the consumer stores them (one batch)."""
+    from tasktracker.review.db import intake
+    from tasktracker.servicekit import db
+
+    run_id = uuid.uuid4()
+    async with db.transaction(sessions) as session:
+        await intake.store_proposals(
+            session, [(project_id, created(run_id, *proposals))], intake.Similarity(70, 5000)
+        )
+    return run_id
+
+
+async def close_run(sessions, project_id: int, run_id: uuid.UUID) -> None:
+    from tasktracker.review.db import intake
+    from tasktracker.servicekit import db
+
+    async with db.transaction(sessions) as session:
+        await intake.close_runs(session, [(project_id, closed(run_id, 0))])

@@ -1,0 +1,1 @@
+"""HTTP routes: proposals (list, read, edit, decide) and tasks (list, read, change)."""
