@@ -60,7 +60,10 @@ def read_until(fd: int, marker: bytes, runner: subprocess.Popen[bytes]) -> bytes
         if runner.poll() is not None:
             pytest.fail(f"the runner exited {runner.returncode}:\n{seen.decode(errors='replace')}")
         if select.select([fd], [], [], 1)[0]:
-            seen += os.read(fd, 65536)
+            try:
+                seen += os.read(fd, 65536)
+            except OSError:  # EIO: nothing holds the terminal any more, the runner is ending
+                runner.wait(timeout=30)
     return seen
 
 
