@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from faststream.nats.annotations import NatsMessage
+from nats.js.api import DeliverPolicy
 
 from tasktracker.contracts.envelope import Envelope
 from tasktracker.contracts.events import ChatBound, make_envelope
@@ -20,7 +21,17 @@ async def test_durable_subscriber_receives_its_topic_and_leaves_the_stream_alone
     received: list[Envelope] = []
     got = asyncio.Event()
 
-    @subscribe_topic(broker, nats_settings, topic=Topic.messages, durable=f"kit-test-{session_id}")
+    durable = f"kit-test-{session_id}"
+
+    # From new messages on: the shared stream may hold any number of other messages of the
+    # topic (benchmarks leave ~100k), which a consumer from the start would read first.
+    @subscribe_topic(
+        broker,
+        nats_settings,
+        topic=Topic.messages,
+        durable=durable,
+        deliver_policy=DeliverPolicy.NEW,
+    )
     async def on_message(message: NatsMessage) -> None:
         envelope = Envelope.from_bytes(message.body)
         if envelope.project_id == pid:
@@ -34,6 +45,7 @@ async def test_durable_subscriber_receives_its_topic_and_leaves_the_stream_alone
         await asyncio.wait_for(got.wait(), 10)
     finally:
         await broker.stop()
+        await js.delete_consumer(nats_settings.stream_name, durable)
 
     assert [e.id for e in received] == [event.id]
     info = await js.stream_info(nats_settings.stream_name)
