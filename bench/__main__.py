@@ -23,6 +23,7 @@ BENCHMARKS = [
     "bench.worker",
     "bench.end_to_end",
     "bench.ws_fanout",
+    "bench.review_decisions",
 ]
 
 
