@@ -117,3 +117,40 @@ async def test_permanent_failure_is_parked_at_once_and_requeue_runs_it_again(nat
         assert attempts == ["a", "a"]
         assert await parked_count() == 0
         await client.close()
+
+
+async def test_jobs_in_flight_share_one_heartbeat_and_are_decoded_once(nats_url, session_id):
+    """Per job, the broker adds no task of its own (one heartbeat loop beats for every job in
+    flight) and no second decode of its body (the delivery is keyed by its Nats-Msg-Id)."""
+    settings = job_settings(nats_url, f"flight_{session_id}")
+    broker = make_job_broker(settings)
+    decoded = 0
+    loads = broker.formatter.loads
+
+    def counting_loads(message):
+        nonlocal decoded
+        decoded += 1
+        return loads(message)
+
+    broker.formatter.loads = counting_loads
+    release = asyncio.Event()
+    started: list[int] = []
+
+    @broker.task(task_name="waits")
+    async def waits(n: int) -> None:
+        started.append(n)
+        await release.wait()
+
+    async with running_worker(broker) as receiver:
+        for n in range(8):
+            await waits.kiq(n)
+        await wait_until(lambda: len(started) == 8)
+        broker_tasks = [
+            task
+            for task in asyncio.all_tasks()
+            if getattr(task.get_coro(), "__qualname__", "").startswith("JobBroker.")
+        ]
+        release.set()
+        await wait_until(lambda: receiver.finished == 8)
+    assert len(broker_tasks) == 1  # the heartbeat loop
+    assert decoded == 8  # taskiq's own decode, once per job

@@ -26,7 +26,7 @@ import logging
 import random
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -100,18 +100,24 @@ def delivery_key(message: TaskiqMessage) -> tuple[str, str]:
     return (message.task_id, str(message.labels.get("_retries", 0)))
 
 
+def _delivery_key_of(msg: Msg) -> tuple[str, str] | None:
+    """`delivery_key` of a fetched message, read from the `Nats-Msg-Id` that `JobBroker.kick`
+    gives it (`<task id>:<try>`) instead of decoding the body a second time (taskiq decodes
+    it once to run the job); None for a message that did not come through `kick`."""
+    task_id, colon, retry = (msg.headers or {}).get("Nats-Msg-Id", "").rpartition(":")
+    return (task_id, retry) if colon else None
+
+
 @dataclass(eq=False)
 class _Delivery:
     """One message being worked on, from fetch until it is acknowledged or handed back."""
 
     msg: Msg
-    heartbeat: asyncio.Task[None] | None = None
+    fetched_at: float = field(default_factory=time.monotonic)
     settled: bool = False
 
     def settle(self) -> bool:
-        """Stop the heartbeat; False when it was settled already (ack after a hand-back)."""
-        if self.heartbeat is not None:
-            self.heartbeat.cancel()
+        """No more heartbeats; False when it was settled already (ack after a hand-back)."""
         first, self.settled = not self.settled, True
         return first
 
@@ -129,6 +135,7 @@ class JobBroker(PullBasedJetStreamBroker):
         self._outage_streak = 0
         self._paused_until = 0.0  # time.monotonic(): no new job before this during an outage
         self._deliveries: dict[tuple[str, str], list[_Delivery]] = {}
+        self._heartbeats: asyncio.Task[None] | None = None
         # nats-py gives up after 60 reconnect attempts (~2 min) and the client stays closed:
         # every later kick would fail. Reconnect forever, like natsconn.connect().
         kwargs.setdefault("max_reconnect_attempts", -1)
@@ -159,6 +166,12 @@ class JobBroker(PullBasedJetStreamBroker):
     async def startup(self) -> None:
         await super().startup()
         await self._ensure_dead_letter_stream()
+
+    async def shutdown(self) -> None:
+        if self._heartbeats is not None:
+            self._heartbeats.cancel()
+            self._heartbeats = None
+        await super().shutdown()
 
     async def _ensure_dead_letter_stream(self) -> None:
         """Create the dead-letter stream, or bring an existing one to the configured limits."""
@@ -221,13 +234,16 @@ class JobBroker(PullBasedJetStreamBroker):
                 yield AckableMessage(data=msg.data, ack=self._track(msg))
 
     def _track(self, msg: Msg) -> Callable[[], Awaitable[None]]:
-        try:
-            key = delivery_key(self.formatter.loads(msg.data))
-        except Exception:  # taskiq acknowledges what it cannot parse
-            key = ("", "")
+        key = _delivery_key_of(msg)
+        if key is None:
+            try:
+                key = delivery_key(self.formatter.loads(msg.data))
+            except Exception:  # taskiq acknowledges what it cannot parse
+                key = ("", "")
         delivery = _Delivery(msg)
-        delivery.heartbeat = asyncio.create_task(self._beat(msg))
         self._deliveries.setdefault(key, []).append(delivery)
+        if self._heartbeats is None or self._heartbeats.done():
+            self._heartbeats = asyncio.create_task(self._beat(), name="job-heartbeats")
 
         async def ack() -> None:
             self._forget(key, delivery)
@@ -237,12 +253,18 @@ class JobBroker(PullBasedJetStreamBroker):
 
         return ack
 
-    async def _beat(self, msg: Msg) -> None:
-        deadline = time.monotonic() + self.max_runtime
-        while time.monotonic() < deadline:
+    async def _beat(self) -> None:
+        """One loop for every job in flight (a task per job cost the worker a task and a timer
+        per message): each unsettled delivery is told `in_progress` every ack_wait / 3, until
+        it settles or has run `job_max_runtime_seconds`."""
+        while True:
             await asyncio.sleep(self.ack_wait / 3)
-            with contextlib.suppress(Exception):
-                await msg.in_progress()
+            oldest = time.monotonic() - self.max_runtime
+            for deliveries in list(self._deliveries.values()):
+                for delivery in list(deliveries):
+                    if not delivery.settled and delivery.fetched_at > oldest:
+                        with contextlib.suppress(Exception):
+                            await delivery.msg.in_progress()
 
     def _forget(self, key: tuple[str, str], delivery: _Delivery) -> None:
         deliveries = self._deliveries.get(key, [])
