@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -44,6 +45,7 @@ def settings(analysis_db: str, nats_url: str, session_id: str) -> AnalysisSettin
         job_retry_delay_seconds=0.2,
         job_ack_wait_seconds=3,
         run_max_tries=2,
+        consumers_start_time=datetime.now(UTC) - timedelta(seconds=5),
     )
 
 

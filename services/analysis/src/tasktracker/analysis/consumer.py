@@ -15,7 +15,7 @@ from typing import Any
 
 from faststream import AckPolicy
 from faststream.nats import JStream, NatsBroker, PullSub
-from nats.js.api import ConsumerConfig
+from nats.js.api import ConsumerConfig, DeliverPolicy
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tasktracker.analysis import lifecycle
@@ -126,6 +126,13 @@ async def write(runtime: ServiceRuntime, events: list[Decoded], store: Store) ->
 def build_event_broker(settings: AnalysisSettings, runtime: ServiceRuntime) -> NatsBroker:
     broker = make_event_broker(settings, f"{settings.service_name}-events")
 
+    def config() -> ConsumerConfig:
+        config = ConsumerConfig(max_ack_pending=settings.consumer_batch_size * 4)
+        if settings.consumers_start_time is not None:
+            config.deliver_policy = DeliverPolicy.BY_START_TIME
+            config.opt_start_time = settings.consumers_start_time.isoformat()
+        return config
+
     def subscriber(
         topic: Topic, durable: str, wanted: tuple[type[EventPayload], ...], store: Store
     ):
@@ -133,7 +140,7 @@ def build_event_broker(settings: AnalysisSettings, runtime: ServiceRuntime) -> N
             space_filter(None, topic),
             stream=JStream(settings.stream_name, declare=False),
             durable=durable,
-            config=ConsumerConfig(max_ack_pending=settings.consumer_batch_size * 4),
+            config=config(),
             ack_policy=AckPolicy.NACK_ON_ERROR,
             pull_sub=PullSub(
                 batch_size=settings.consumer_batch_size,

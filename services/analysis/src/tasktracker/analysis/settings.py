@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
@@ -27,6 +29,10 @@ class AnalysisSettings(ServiceSettings):
     decisions_durable: str = "analysis-decisions"
     consumer_batch_size: int = Field(default=500, ge=1, le=5000)
     consumer_batch_timeout_seconds: float = Field(default=0.2, gt=0)
+    # Where a newly created consumer starts: the whole stream (None, what a deployment wants:
+    # the read models are rebuilt from the log), or events since this time (tests and
+    # benchmarks on a shared NATS server whose stream holds others' events).
+    consumers_start_time: datetime | None = None
 
     # The task extractor: `offline-task-rules` (the deterministic rules of
     # domain/offline_tasks.py), any pydantic-ai model string (`openai:gpt-4o-mini`,
