@@ -3,15 +3,21 @@
 
 servicekit's `subscribe_topic` fixes its own `PullSub` (one message per handler call), so the
 batch subscriber is declared here; it also passes `declare=False` (DESIGN.md §2).
+
+While the database is unreachable a batch is handed back with a delay that doubles up to
+`messages_outage_max_delay_seconds`, and the consumer takes nothing new meanwhile: a plain
+`nak` would have JetStream deliver it again at once, spinning as fast as connections fail.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import Any
+from typing import Annotated, Any
 
-from faststream import AckPolicy
+from faststream import AckPolicy, Context
 from faststream.nats import JStream, NatsBroker, PullSub
+from faststream.nats.message import NatsBatchMessage
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from pydantic import ValidationError
 
@@ -29,8 +35,28 @@ log = logging.getLogger(__name__)
 MESSAGE_UPDATED = space_filter(None, Topic.messages).removesuffix(">") + MessageUpdated.event_type
 
 
+class OutageBackoff:
+    """The delay before a batch is tried again while the database is away: doubling from
+    `base` up to `maximum`, back to `base` once a batch is stored."""
+
+    def __init__(self, base: float, maximum: float) -> None:
+        self.base = base
+        self.maximum = maximum
+        self._failures = 0
+
+    def next_delay(self) -> float:
+        self._failures += 1
+        return min(self.base * 2 ** (self._failures - 1), self.maximum)
+
+    def reset(self) -> None:
+        self._failures = 0
+
+
 def build_event_broker(settings: KnowledgeSettings, runtime: ServiceRuntime) -> NatsBroker:
     broker = make_event_broker(settings, f"{settings.service_name}-events")
+    backoff = OutageBackoff(
+        settings.messages_outage_delay_seconds, settings.messages_outage_max_delay_seconds
+    )
 
     @broker.subscriber(
         MESSAGE_UPDATED,
@@ -45,14 +71,26 @@ def build_event_broker(settings: KnowledgeSettings, runtime: ServiceRuntime) -> 
             batch=True,
         ),
     )
-    async def on_message_updated(bodies: list[Any]) -> None:
+    async def on_message_updated(
+        bodies: list[Any], message: Annotated[NatsBatchMessage, Context("message")]
+    ) -> None:
         records = []
         for body in bodies:
             try:
                 records.append(Envelope[MessageUpdated].model_validate(body).data.message)
             except ValidationError as exc:  # not ours to fix: skipped, never retried forever
                 log.warning("skipping an invalid message.updated event: %s", exc.errors()[:1])
-        await store(runtime, records)
+        try:
+            await store(runtime, records)
+        except Exception as error:
+            if not db.is_database_unavailable(error):
+                raise  # handed back at once (NACK_ON_ERROR)
+            delay = backoff.next_delay()
+            log.warning("read model: database unavailable (%r); again in %.1f s", error, delay)
+            await message.nack(delay=delay)
+            await asyncio.sleep(delay)  # fetch nothing new while the database is away
+            return
+        backoff.reset()
         log.debug("read model: %d events stored", len(bodies))
 
     return broker

@@ -30,6 +30,10 @@ class KnowledgeSettings(ServiceSettings):
     # Where a newly created consumer starts: the whole stream (None, what a deployment wants),
     # or events since this time (tests on a shared NATS server whose stream holds others' events).
     messages_start_time: datetime | None = None
+    # While the database is unreachable a batch waits this long before it is tried again,
+    # doubling up to the maximum (no tight retry loop, and no event is dropped).
+    messages_outage_delay_seconds: float = Field(default=0.5, gt=0)
+    messages_outage_max_delay_seconds: float = Field(default=15, gt=0)
 
     # The extractor: `offline-rules` (the deterministic rules of domain/offline_rules.py), any
     # pydantic-ai model string (`openai:gpt-4o-mini`, `anthropic:…`, `ollama:llama3.1`), or,
