@@ -14,7 +14,9 @@ from .support import proposal, seed_run
 async def events(sessions, topic_type: str) -> list[dict]:
     async with sessions() as session:
         rows = await session.execute(
-            select(outbox.c.payload).where(outbox.c.subject.like(f"%.{topic_type}"))
+            select(outbox.c.payload)
+            .where(outbox.c.subject.like(f"%.{topic_type}"))
+            .order_by(outbox.c.seq)
         )
         return [Envelope.from_bytes(payload).data for (payload,) in rows]
 
