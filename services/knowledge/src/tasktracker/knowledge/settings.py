@@ -51,3 +51,7 @@ class KnowledgeSettings(ServiceSettings):
     # Tries of an extraction job (each resumes after the last committed chunk) before it ends
     # in `extraction_failed`.
     extraction_max_tries: int = Field(default=4, ge=1)
+    # The worker kicks again extractions pending longer than this (a lost kick), checking at
+    # start and as often. Below the stream's duplicate window, so a kick that did arrive
+    # and waits in the queue is not doubled.
+    extraction_requeue_after_seconds: float = Field(default=60, gt=0)

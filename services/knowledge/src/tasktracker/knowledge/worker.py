@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import uuid
 from typing import Annotated
 
-from taskiq import Context, TaskiqDepends
+from taskiq import Context, TaskiqDepends, TaskiqEvents, TaskiqState
 
 from tasktracker.knowledge.agent import ExtractionAgent, build_agent
 from tasktracker.knowledge.extract import run_extraction
-from tasktracker.knowledge.queue import KNOWLEDGE_EXTRACTION
+from tasktracker.knowledge.queue import KNOWLEDGE_EXTRACTION, sweep_forever
 from tasktracker.knowledge.settings import KnowledgeSettings
 from tasktracker.servicekit.jobs import JobBroker, make_job_broker
 from tasktracker.servicekit.worker import WorkerRuntime
@@ -46,6 +48,28 @@ def build_broker(settings: KnowledgeSettings) -> JobBroker:
     broker.state.settings = settings
     broker.state.agent = build_agent(settings)
     broker.register_task(knowledge_extraction, task_name=KNOWLEDGE_EXTRACTION)
+
+    async def start_sweeper(state: TaskiqState) -> None:
+        state.sweeper = asyncio.create_task(
+            sweep_forever(
+                broker,
+                runtime.sessions,
+                settings.extraction_requeue_after_seconds,
+                settings.extraction_max_tries,
+            ),
+            name="pending-extractions-sweeper",
+        )
+
+    async def stop_sweeper(state: TaskiqState) -> None:
+        sweeper = getattr(state, "sweeper", None)
+        if sweeper is not None:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+
+    # After the runtime's own handlers: the sweeper needs its database.
+    broker.add_event_handler(TaskiqEvents.WORKER_STARTUP, start_sweeper)
+    broker.add_event_handler(TaskiqEvents.WORKER_SHUTDOWN, stop_sweeper)
     return broker
 
 

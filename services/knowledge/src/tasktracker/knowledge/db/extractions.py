@@ -88,3 +88,15 @@ async def list_for_project(
         .limit(limit)
     )
     return list((await session.execute(stmt)).scalars())
+
+
+async def pending_before(session: AsyncSession, cutoff: datetime, limit: int) -> list[uuid.UUID]:
+    """Extractions still waiting for their job, requested before `cutoff`: their kick may
+    have been lost."""
+    stmt = (
+        select(ExtractionRow.id)
+        .where(ExtractionRow.status == "pending", ExtractionRow.created_at < cutoff)
+        .order_by(ExtractionRow.created_at)
+        .limit(limit)
+    )
+    return list((await session.execute(stmt)).scalars())

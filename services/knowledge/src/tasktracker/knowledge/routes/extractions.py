@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import timedelta
 from typing import Annotated
@@ -17,6 +18,7 @@ from tasktracker.servicekit import db
 from tasktracker.servicekit.app import Runtime, Session
 from tasktracker.servicekit.errors import ApiError, conflict, not_found
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/projects/{project_id}/knowledge", tags=["knowledge"])
 
 Actor = Annotated[str | None, Header(alias="X-Actor")]
@@ -74,7 +76,12 @@ async def extract(
             requested_by=actor,
         )
     assert runtime.job_broker is not None
-    await enqueue_extraction(runtime.job_broker, row.id, settings.extraction_max_tries)
+    try:
+        await enqueue_extraction(runtime.job_broker, row.id, settings.extraction_max_tries)
+    except Exception as error:
+        # The extraction is saved: the worker's sweeper kicks pending extractions again
+        # (queue.py), so the request stands and starts once the queue answers.
+        log.warning("extraction %s saved but not queued (%r); the sweeper will", row.id, error)
     return Accepted(extraction_id=row.id)
 
 
