@@ -1,4 +1,5 @@
-"""A real worker for job tests: taskiq's Receiver consuming the real stream, in this process."""
+"""A real worker for job tests: the worker's receiver consuming the real stream, in this
+process."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from taskiq import AckableMessage
-from taskiq.receiver import Receiver
 
 from tasktracker.servicekit.jobs import JobBroker
 from tasktracker.servicekit.settings import ServiceSettings
+from tasktracker.servicekit.worker import JobReceiver
 
 
 def job_settings(nats_url: str, name: str, **overrides: object) -> ServiceSettings:
@@ -24,8 +25,8 @@ def job_settings(nats_url: str, name: str, **overrides: object) -> ServiceSettin
     )
 
 
-class CountingReceiver(Receiver):
-    """taskiq's Receiver, counting the deliveries it has finished handling (error path too)."""
+class CountingReceiver(JobReceiver):
+    """The worker's receiver, counting the deliveries it has finished handling (error path too)."""
 
     finished = 0
 
@@ -37,11 +38,13 @@ class CountingReceiver(Receiver):
 
 
 @asynccontextmanager
-async def running_worker(broker: JobBroker) -> AsyncIterator[CountingReceiver]:
+async def running_worker(
+    broker: JobBroker, max_async_tasks: int = 10
+) -> AsyncIterator[CountingReceiver]:
     broker.is_worker_process = True
     await broker.startup()
     finish = asyncio.Event()
-    receiver = CountingReceiver(broker, run_startup=False, max_async_tasks=10)
+    receiver = CountingReceiver(broker, run_startup=False, max_async_tasks=max_async_tasks)
     task = asyncio.create_task(receiver.listen(finish))
     try:
         yield receiver

@@ -7,6 +7,7 @@ import json
 import time
 
 import nats
+from taskiq.kicker import AsyncKicker
 
 from tasktracker.servicekit.dead_letters import requeue_parked
 from tasktracker.servicekit.jobs import PermanentJobError, make_job_broker
@@ -154,3 +155,41 @@ async def test_jobs_in_flight_share_one_heartbeat_and_are_decoded_once(nats_url,
         await wait_until(lambda: receiver.finished == 8)
     assert len(broker_tasks) == 1  # the heartbeat loop
     assert decoded == 8  # taskiq's own decode, once per job
+
+
+async def test_a_fetched_batch_reaches_the_runner_at_once(nats_url, session_id):
+    """The jobs of one fetch start within a few trips through the event loop, not one or
+    more trips per job (taskiq's own prefetcher: a busy worker took them in one by one)."""
+    settings = job_settings(nats_url, f"batch_{session_id}")
+    broker = make_job_broker(settings)
+    release = asyncio.Event()
+    started_at_tick: list[int] = []
+    ticks = 0
+
+    async def ticker() -> None:  # counts event loop iterations
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    @broker.task(task_name="held")
+    async def held(n: int) -> None:
+        started_at_tick.append(ticks)
+        await release.wait()
+
+    kicker = make_job_broker(settings)
+    await kicker.startup()
+    try:
+        for n in range(50):  # queued before the worker starts: one fetch takes them all
+            await AsyncKicker("held", kicker, {}).kiq(n)
+    finally:
+        await kicker.shutdown()
+    counting = asyncio.create_task(ticker())
+    try:
+        async with running_worker(broker, max_async_tasks=100) as receiver:
+            await wait_until(lambda: len(started_at_tick) == 50)
+            release.set()
+            await wait_until(lambda: receiver.finished == 50)
+    finally:
+        counting.cancel()
+    assert max(started_at_tick) - min(started_at_tick) < 10

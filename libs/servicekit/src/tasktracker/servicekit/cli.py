@@ -78,6 +78,7 @@ def service_cli(
                     # which cost the ingestion worker 7% of its time at 1,000 jobs/s.
                     log_level=taskiq_log_level(settings.log_level),
                     max_async_tasks=settings.job_max_async_tasks,
+                    receiver="tasktracker.servicekit.worker:JobReceiver",
                 )
             )
             or 0

@@ -25,6 +25,7 @@ import json
 import logging
 import random
 import time
+from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -136,6 +137,7 @@ class JobBroker(PullBasedJetStreamBroker):
         self._paused_until = 0.0  # time.monotonic(): no new job before this during an outage
         self._deliveries: dict[tuple[str, str], list[_Delivery]] = {}
         self._heartbeats: asyncio.Task[None] | None = None
+        self._ready: deque[Msg] = deque()  # fetched, due, not yet handed to taskiq
         # nats-py gives up after 60 reconnect attempts (~2 min) and the client stays closed:
         # every later kick would fail. Reconnect forever, like natsconn.connect().
         kwargs.setdefault("max_reconnect_attempts", -1)
@@ -224,14 +226,30 @@ class JobBroker(PullBasedJetStreamBroker):
                 log.warning("cannot fetch jobs: %r; trying again", exc)
                 await asyncio.sleep(NATS_RETRY_SECONDS)
                 continue
-            for msg in batch:
-                not_before = float((msg.headers or {}).get(NOT_BEFORE_HEADER, 0))
-                wait = not_before - time.time()
-                if wait > 0:
-                    with contextlib.suppress(NatsError):  # else redelivered after ack_wait
-                        await msg.nak(delay=wait)
-                    continue
-                yield AckableMessage(data=msg.data, ack=self._track(msg))
+            await self._admit(batch)
+            while (message := self.take_ready()) is not None:
+                yield message
+
+    async def _admit(self, batch: list[Msg]) -> None:
+        """Queue the fetched messages that are due; hand the others back until they are."""
+        for msg in batch:
+            not_before = float((msg.headers or {}).get(NOT_BEFORE_HEADER, 0))
+            wait = not_before - time.time()
+            if wait > 0:
+                with contextlib.suppress(NatsError):  # else redelivered after ack_wait
+                    await msg.nak(delay=wait)
+                continue
+            self._ready.append(msg)
+
+    def take_ready(self) -> AckableMessage | None:
+        """The next fetched message that is due, or None until `listen` fetches again.
+
+        `worker.JobReceiver` takes a fetched batch through here at once, instead of a trip
+        through the event loop per message."""
+        if not self._ready:
+            return None
+        msg = self._ready.popleft()
+        return AckableMessage(data=msg.data, ack=self._track(msg))
 
     def _track(self, msg: Msg) -> Callable[[], Awaitable[None]]:
         key = _delivery_key_of(msg)
