@@ -265,3 +265,42 @@ async def test_relay_pipelines_publishes_and_keeps_outbox_order(
         assert [m.data for m in published] == [p async for p in _payloads(engine)][-250:]
     finally:
         await client.close()
+
+
+class TickedJetStream(JetStreamContext):
+    """The real JetStream context, noting the event loop iteration each publish starts in."""
+
+    ticks = 0
+    sent_at: list[int]
+
+    async def publish_async(self, *args, **kwargs):
+        self.sent_at.append(self.ticks)
+        return await super().publish_async(*args, **kwargs)
+
+
+async def test_relay_sends_a_batch_without_a_trip_through_the_event_loop_per_row(
+    engine, kit_db_url, nats_url, nats_settings, project_ids
+):
+    """Each publish used to wait for its pending slot with a timeout (asyncio.wait_for in
+    Python 3.11: a task per row), so the loop ran the NATS flusher between rows: a socket
+    write per event, and other work between them."""
+    pid = next(project_ids)
+    for n in range(100):
+        await stage_note(engine, pid, f"row {n:03}")
+    client = await nats.connect(nats_url)
+    js = TickedJetStream(client)
+    js.sent_at = []
+    await ensure_space_stream(js, nats_settings)
+
+    async def ticker() -> None:
+        while True:
+            js.ticks += 1
+            await asyncio.sleep(0)
+
+    counting = asyncio.create_task(ticker())
+    try:
+        assert await relay_once(js, kit_db_url) == 100
+    finally:
+        counting.cancel()
+        await client.close()
+    assert js.sent_at[-1] == js.sent_at[0]  # all 100 sent in one loop iteration

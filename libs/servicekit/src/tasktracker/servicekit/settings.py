@@ -53,4 +53,5 @@ class ServiceSettings(NatsSettings):
     # Relay: poll interval is only the fallback; commits wake it through LISTEN/NOTIFY.
     relay_enabled: bool = True
     relay_poll_seconds: float = Field(default=5.0, gt=0)
-    relay_batch_size: int = Field(default=200, ge=1)
+    # At most 1,000: a batch's publishes must fit nats-py's 4,000 pending async publishes.
+    relay_batch_size: int = Field(default=200, ge=1, le=1000)
