@@ -24,6 +24,7 @@ from tasktracker.contracts.auth import Claims
 from tasktracker.contracts.enums import Role
 from tasktracker.devstack.embedded import free_port
 from tasktracker.servicekit.db import asyncpg_dsn
+from tests.fixtures.full_stack import full_stack, reserve_project_ids
 from tests.fixtures.processes import ServiceProcess, running
 
 
@@ -118,3 +119,13 @@ async def _start_project_ids_at(db_url: str, base: int) -> None:
         await conn.execute(f"ALTER SEQUENCE {sequence} RESTART WITH {base}")
     finally:
         await conn.close()
+
+
+@pytest.fixture(scope="session")
+async def whole_stack(database_factory, nats_url, session_id, project_ids, tmp_path_factory):
+    """All five services and their workers as real processes (tests/fixtures/full_stack.py)."""
+    log_dir = tmp_path_factory.mktemp("e2e-whole-logs")
+    async with full_stack(
+        database_factory, nats_url, session_id, reserve_project_ids(project_ids), log_dir
+    ) as stack:
+        yield stack
