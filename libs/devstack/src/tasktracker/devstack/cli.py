@@ -14,7 +14,10 @@ def main() -> None:
     say = commands.add_parser("say", help="post a new message to the demo chat's webhook")
     say.add_argument("text")
     say.add_argument(
-        "--as", dest="who", default="anna", help="who speaks (anna, boris, chen, dara)"
+        "--as",
+        dest="who",
+        default="anna",
+        help="who speaks (anna, boris, chen, dara, emeka, farida, gus, hana)",
     )
     say.add_argument("--gateway", default="http://127.0.0.1:8000")
     args = parser.parse_args()
@@ -34,7 +37,7 @@ def post_to_webhook(root: Path, gateway: str, who: str, text: str) -> int:
     from tasktracker.devstack.sample import fresh_update
     from tasktracker.devstack.secrets_store import local_secrets
 
-    update = fresh_update(root / "deploy" / "local" / "sample_chat.json", who, text)
+    update = fresh_update(root / "deploy" / "local" / "sample_week.json", who, text)
     secret = local_secrets(root / ".data")["webhook_secret"]
     answer = httpx.post(
         f"{gateway}/webhook/telegram",

@@ -83,7 +83,7 @@ def _run(root: Path, console: Console, signals: StopSignals) -> int:
                 with signals.interruptible():
                     wait_ready(stack, supervisor)
                     demo = asyncio.run(
-                        load_demo(stack, root / "deploy" / "local" / "sample_chat.json")
+                        load_demo(stack, root / "deploy" / "local" / "sample_week.json")
                     )
                     print_welcome(console, stack, demo.project_id, demo.token)
                     code = supervisor.wait()

@@ -3,26 +3,39 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 
-def telegram_updates(sample_file: Path, *, start: datetime | None = None) -> list[dict[str, Any]]:
-    """One `message` update per line of the sample; times relative to `start` (an hour ago)."""
+def telegram_updates(sample_file: Path, *, now: datetime | None = None) -> list[dict[str, Any]]:
+    """The sample's Telegram updates, moved by whole weeks so that the last one lies in the
+    past week (weekdays stay what the chat says: "ship on Friday" is still said on a Friday).
+    The same file always gives the same update ids, so loading it twice changes nothing."""
     sample = json.loads(sample_file.read_text())
-    start = start or datetime.now(UTC) - timedelta(hours=1)
-    return [
-        message_update(
-            sample["chat"],
-            sample["people"][who],
-            text,
-            update_id=900_000 + index,
-            message_id=index,
-            sent=start + timedelta(minutes=minute),
-        )
-        for index, (minute, who, text) in enumerate(sample["messages"], start=1)
-    ]
+    updates = sample["updates"]
+    now = now or datetime.now(UTC)
+    last = max(_sent(update) for update in updates)
+    weeks = (int(now.timestamp()) - last) // WEEK
+    return [_moved(update, weeks * WEEK) for update in updates]
+
+
+WEEK = 7 * 24 * 3600
+
+
+def _sent(update: dict[str, Any]) -> int:
+    message = update.get("message") or update["edited_message"]
+    return message.get("edit_date", message["date"])
+
+
+def _moved(update: dict[str, Any], seconds: int) -> dict[str, Any]:
+    moved = json.loads(json.dumps(update))
+    message = moved.get("message") or moved["edited_message"]
+    for item in (message, message.get("reply_to_message")):
+        for key in ("date", "edit_date"):
+            if item is not None and key in item:
+                item[key] += seconds
+    return moved
 
 
 def message_update(
