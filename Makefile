@@ -6,7 +6,7 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 PYTEST_ARGS ?=
 
-.PHONY: env run test lint fmt bench clean
+.PHONY: env run demo test lint fmt bench clean
 
 env: .venv/.synced
 
@@ -20,6 +20,10 @@ env: .venv/.synced
 
 run: env
 	$(UV) run --frozen tasktracker-dev run
+
+# against a running `make run` (another terminal): extract, approve, run, decide, close — live
+demo: env
+	$(UV) run --frozen tasktracker-dev demo
 
 lint: env
 	$(UV) run --frozen ruff check .

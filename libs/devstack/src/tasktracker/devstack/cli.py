@@ -11,6 +11,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="tasktracker-dev")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="start infrastructure, every service, and a demo project")
+    commands.add_parser(
+        "demo", help="against a running `make run`: the whole flow over the gateway, live"
+    )
     say = commands.add_parser("say", help="post a new message to the demo chat's webhook")
     say.add_argument("text")
     say.add_argument(
@@ -26,6 +29,10 @@ def main() -> None:
         from tasktracker.devstack.run import run
 
         sys.exit(run(root))
+    if args.command == "demo":
+        from tasktracker.devstack.demo_flow import demo_against_make_run
+
+        sys.exit(demo_against_make_run(root, sys.stdout))
     if args.command == "say":
         sys.exit(post_to_webhook(root, args.gateway, args.who, args.text))
 

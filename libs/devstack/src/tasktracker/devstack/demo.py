@@ -46,25 +46,33 @@ async def load_demo(stack: Stack, sample_file: Path) -> Demo:
             "/api/ingestion/bindings", json={"project_id": project_id, "chat_id": chat_id}
         )
         bound.raise_for_status()
-        for update in telegram_updates(sample_file):
-            response = await client.post(
-                "/webhook/telegram",
-                json=update,
-                headers={"X-Telegram-Bot-Api-Secret-Token": stack.webhook_secret},
-            )
-            response.raise_for_status()
+        await post_sample(client, stack.webhook_secret, sample_file)
     token = sign(stack, "demo-lead", {project_id: Role.admin})
     return Demo(project_id=project_id, token=token)
 
 
-async def _demo_project(client: httpx.AsyncClient) -> int:
+async def post_sample(client: httpx.AsyncClient, webhook_secret: str, sample_file: Path) -> None:
+    """Every update of the sample, in order, through the webhook as Telegram sends them."""
+    for update in telegram_updates(sample_file):
+        response = await client.post(
+            "/webhook/telegram",
+            json=update,
+            headers={"X-Telegram-Bot-Api-Secret-Token": webhook_secret},
+        )
+        response.raise_for_status()
+
+
+async def find_demo_project(client: httpx.AsyncClient) -> int | None:
     listed = await client.get("/api/projects")
     listed.raise_for_status()
     body = listed.json()
     items = body["items"] if isinstance(body, dict) else body
-    for project in items:
-        if project["name"] == DEMO_PROJECT:
-            return project["id"]
+    return next((p["id"] for p in items if p["name"] == DEMO_PROJECT), None)
+
+
+async def _demo_project(client: httpx.AsyncClient) -> int:
+    if (found := await find_demo_project(client)) is not None:
+        return found
     created = await client.post("/api/projects", json={"name": DEMO_PROJECT})
     created.raise_for_status()
     return created.json()["id"]
