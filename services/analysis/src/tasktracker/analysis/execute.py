@@ -248,8 +248,7 @@ class Executor:
             return RunStatus.running
 
     async def _fail(self, run_id: uuid.UUID, error: BaseException) -> str:
-        kind, text = describe_error(error)
-        reason = f"{kind.rsplit('.', 1)[-1]}: {text}"[:ERROR_LIMIT]
+        reason = failure_reason(error)
         log.warning("run %s failed: %s", run_id, reason)
         async with db.transaction(self.sessions) as session:
             current = await runs.lock(session, run_id)
@@ -257,6 +256,18 @@ class Executor:
                 return current.status if current is not None else "missing"
             await lifecycle.fail(session, run_id, reason)
         return RunStatus.failed
+
+
+def failure_reason(error: BaseException) -> str:
+    """`Type: message`, and its cause's when it has one: pydantic-ai's "Exceeded maximum
+    output retries" says only that the answers were wrong, its cause says how."""
+    parts = []
+    seen: BaseException | None = error
+    while seen is not None and len(parts) < 3:
+        kind, text = describe_error(seen)
+        parts.append(f"{kind.rsplit('.', 1)[-1]}: {text}")
+        seen = seen.__cause__
+    return " <- ".join(parts)[:ERROR_LIMIT]
 
 
 async def _context(session: AsyncSession, project_id: int) -> Context:
