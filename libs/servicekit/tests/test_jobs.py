@@ -193,3 +193,34 @@ async def test_a_fetched_batch_reaches_the_runner_at_once(nats_url, session_id):
     finally:
         counting.cancel()
     assert max(started_at_tick) - min(started_at_tick) < 10
+
+
+async def test_a_fetch_that_times_out_with_a_bare_asyncio_timeout_does_not_stop_the_worker(
+    nats_url, session_id
+):
+    """nats-py's fetch raises a bare asyncio.TimeoutError (not its own TimeoutError) when the
+    server's 'request timeout' of an idle pull arrives after the client's deadline, as it does
+    on a busy machine: the listener died and the worker took no job any more."""
+    settings = job_settings(nats_url, f"idle_{session_id}")
+    broker = make_job_broker(settings)
+    ran = asyncio.Event()
+
+    @broker.task(task_name="after_idle")
+    async def after_idle() -> None:
+        ran.set()
+
+    async with running_worker(broker):
+        fetch = broker.consumer.fetch
+        timeouts = 0
+
+        async def fetch_timing_out_once(*args, **kwargs):
+            nonlocal timeouts
+            if timeouts == 0:
+                timeouts += 1
+                raise TimeoutError  # = asyncio.TimeoutError, as nats/js/client.py _fetch_n raises
+            return await fetch(*args, **kwargs)
+
+        broker.consumer.fetch = fetch_timing_out_once
+        await wait_until(lambda: timeouts == 1)
+        await after_idle.kiq()
+        await asyncio.wait_for(ran.wait(), 20)

@@ -33,7 +33,6 @@ from typing import Any
 
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError
 from taskiq import AckableMessage, BrokerMessage, TaskiqMessage, TaskiqResult
@@ -215,9 +214,12 @@ class JobBroker(PullBasedJetStreamBroker):
                 batch = await self.consumer.fetch(
                     batch=self.pull_consume_batch, timeout=self.pull_consume_timeout
                 )
-            except NatsTimeoutError:
-                # nats-py may turn a cancellation during fetch into its TimeoutError; looping
-                # on would swallow the cancel and hang the worker's shutdown.
+            except TimeoutError:
+                # Nothing to fetch: nats-py raises its own TimeoutError, or a bare asyncio one
+                # when the server's 'request timeout' of the idle pull comes after the client's
+                # deadline (on a busy machine); either used to end the listener, and the worker
+                # took no job any more. nats-py may also turn a cancellation during fetch into
+                # a TimeoutError; looping on would swallow the cancel and hang the shutdown.
                 current = asyncio.current_task()
                 if current is not None and current.cancelling():
                     raise asyncio.CancelledError from None
