@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Callable
 
@@ -21,6 +23,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from taskiq import BrokerMessage
 
 from tasktracker.analysis.settings import AnalysisSettings
+from tasktracker.devstack.embedded import nats_server_binary
 from tasktracker.gateway.settings import GatewaySettings
 from tasktracker.ingestion.settings import IngestionSettings
 from tasktracker.knowledge.settings import KnowledgeSettings
@@ -28,7 +31,7 @@ from tasktracker.review.settings import ReviewSettings
 from tasktracker.servicekit.jobs import make_job_broker
 from tasktracker.servicekit.settings import ServiceSettings
 from tasktracker.servicekit.stream import ensure_space_stream
-from tests.deploy.conftest import SecuredNats
+from tests.deploy.conftest import DEPLOY, SecuredNats
 
 SETTINGS: dict[str, ServiceSettings] = {
     "ingestion": IngestionSettings(),
@@ -297,3 +300,15 @@ async def test_the_gateway_reads_space_live_and_replayed(connect, space_stream) 
     assert await js.delete_consumer(STREAM, name)
     await live.unsubscribe()
     assert gateway.violations() == []
+
+
+def test_the_compose_nats_config_is_valid(secured_nats: SecuredNats) -> None:
+    """deploy/nats/nats-server.conf as compose runs it (`-t`: parse and check, don't serve)."""
+    env = dict(os.environ)
+    env.update({f"NATS_{user.upper()}_PASSWORD": pw for user, pw in secured_nats.passwords.items()})
+    config = DEPLOY / "nats" / "nats-server.conf"
+    result = subprocess.run(
+        [nats_server_binary(), "-t", "-c", str(config)], env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert "is valid" in result.stdout + result.stderr
