@@ -6,7 +6,7 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 PYTEST_ARGS ?=
 
-.PHONY: env run demo test lint fmt bench clean
+.PHONY: env run demo test lint fmt bench eval clean
 
 env: .venv/.synced
 
@@ -49,6 +49,11 @@ bench: env
 		&& apt-get install -y -qq wrk >/dev/null 2>&1; } \
 		|| echo "wrk not found: the benchmarks use Python load generators"
 	$(UV) run --frozen python -m bench
+
+# extraction quality on the labelled chats in eval/chats: offline rules and the naive baseline,
+# no network; TT_LLM_MODEL=<pydantic-ai model string> scores a real model the same way
+eval: env
+	$(UV) run --frozen python -m eval
 
 clean:
 	rm -rf .venv .data
