@@ -4,6 +4,7 @@ decisions → reviewed → close, cancel while running, a failing model, concurr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 
 from pydantic_ai.messages import ModelMessage, ModelResponse
@@ -187,12 +188,18 @@ async def test_concurrent_batches_keep_progress_and_events_exact(
     await seed(sessions, project, 40, gap_every=2, concurrency=4)  # 20 batches
     running = 0
     most = 0
+    four_in_flight = asyncio.Event()
 
     async def slow(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
         nonlocal running, most
         running += 1
         most = max(most, running)
-        await asyncio.sleep(0.05)
+        if running == 4:
+            four_in_flight.set()
+        # The first calls wait for each other (a fixed sleep let a loaded machine start them
+        # too far apart to overlap); a bound below 4 shows as `most` < 4 after the deadline.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(four_in_flight.wait(), 10)
         running -= 1
         return answer_with(TaskProposals(tasks=[]), info, "t")
 
