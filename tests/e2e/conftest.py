@@ -58,9 +58,11 @@ async def phase1_stack(
         "TT_INGESTION_NATS_URL": nats_url,
         "TT_INGESTION_PORT": str(ingestion_port),
         "TT_INGESTION_WEBHOOK_SECRET": webhook_secret,
-        "TT_INGESTION_JOBS_STREAM": f"TASKS_INGESTION_E2E_{session_id}",
-        "TT_INGESTION_JOBS_SUBJECT": f"tasks.ingestion.e2e.{session_id}",
-        "TT_INGESTION_JOBS_DURABLE": f"ingestion-e2e-{session_id}",
+        # Not the whole stack's names (tests/fixtures/full_stack.py): both stacks live in one
+        # session, and two workers on one durable took half of each other's jobs.
+        "TT_INGESTION_JOBS_STREAM": f"TASKS_INGESTION_E2E_P1_{session_id}",
+        "TT_INGESTION_JOBS_SUBJECT": f"tasks.ingestion.e2e.p1.{session_id}",
+        "TT_INGESTION_JOBS_DURABLE": f"ingestion-e2e-p1-{session_id}",
         "TT_GATEWAY_NATS_URL": nats_url,
         "TT_GATEWAY_PORT": str(gateway_port),
         "TT_GATEWAY_JWT_SECRET": jwt_secret,
