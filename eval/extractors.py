@@ -10,6 +10,8 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from pydantic_ai.models import Model
+
 from eval.chat import LabelledChat, Message
 from eval.scoring import Group, Proposal
 from tasktracker.analysis import agent as analysis_agent
@@ -41,11 +43,14 @@ class Output:
 
 @dataclass(frozen=True)
 class ModelChoice:
-    """`None` for each service's offline rules, else a pydantic-ai model string."""
+    """`None` for each service's offline rules, else a pydantic-ai model string; or a model
+    object per step (a stand-in `FunctionModel` in tests)."""
 
     model: str | None = None
     base_url: str | None = None
     api_key: str | None = None
+    knowledge_model: Model | None = None
+    analysis_model: Model | None = None
 
     def knowledge_settings(self) -> KnowledgeSettings:
         if self.model is None:
@@ -75,7 +80,7 @@ async def _knowledge(
     messages: list[Message], choice: ModelChoice, output: Output
 ) -> knowledge_io.Extraction:
     settings = choice.knowledge_settings()
-    agent = knowledge_agent.build_agent(settings)
+    agent = knowledge_agent.build_agent(settings, choice.knowledge_model)
     lines = [knowledge_io.ChatLine(m.id, m.author, m.text, m.sent_at, m.reply_to) for m in messages]
     topics: dict[str, knowledge_io.TopicDraft] = {}
     atoms: list[knowledge_io.AtomDraft] = []
@@ -102,7 +107,7 @@ async def _tasks(
     chat: LabelledChat, choice: ModelChoice, knowledge: knowledge_io.Extraction, output: Output
 ) -> None:
     """As `make demo` runs it: all the extracted knowledge approved and given as context."""
-    agent = analysis_agent.build_agent(choice.analysis_settings())
+    agent = analysis_agent.build_agent(choice.analysis_settings(), choice.analysis_model)
     context = analysis_io.Context(
         members=chat.members,
         topics=[t.name for t in knowledge.topics],
