@@ -39,34 +39,52 @@ class Context:
 
 
 class TaskDraft(BaseModel):
-    """One task as the model proposes it."""
+    """One task as the model proposes it: work still to be done, proposed once however often
+    the chat states it."""
 
-    title: str = Field(min_length=1, max_length=300)
+    title: str = Field(
+        min_length=1, max_length=300, description="short and imperative, naming the work"
+    )
     description: str = Field(default="", max_length=4000)
     priority: Priority = Priority.medium
     category: Category = Category.feature
     tags: list[str] = Field(default_factory=list, max_length=20)
-    assignee: str | None = Field(default=None, description="a chat member's Telegram username")
-    due_date: date | None = None
-    message_ids: list[int] = Field(default_factory=list)
+    assignee: str | None = Field(
+        default=None,
+        description="the member asked or committing, as a Telegram username from `members`",
+    )
+    due_date: date | None = Field(default=None, description="only when the chat states one")
+    message_ids: list[int] = Field(
+        default_factory=list,
+        description="every message stating, accepting or repeating this task",
+    )
     confidence: float = Field(default=0.5, ge=0, le=1)
     reasoning: str = Field(default="", max_length=500)
 
 
 class TaskProposals(BaseModel):
-    """The agent's output for one batch."""
+    """The agent's output for one batch: each task once; none for cancelled or done work."""
 
     tasks: list[TaskDraft] = Field(default_factory=list)
 
 
-INSTRUCTIONS = f"""You read a batch of a software team's chat and propose the tasks the team
-agreed or asked for, for a project manager to approve. For each task: a short imperative
-title, a description, priority ({", ".join(Priority)}), category ({", ".join(Category)}),
-a few tags, the assignee only if a message names one of the chat members (their Telegram
-username, without @) else null, the due date if one is stated (ISO date), the ids of the
-messages it comes from, your confidence from 0 to 1 and one line of reasoning. Cite only ids
-of the messages given. Use the project's approved topics and knowledge as context. Skip chat
-that asks for nothing."""
+INSTRUCTIONS = f"""You read a batch of a software team's chat and propose the tasks in it, for a
+project manager to approve. A task is work someone asks for or commits to that is still to be
+done after the conversation: a request ("can you…", "please…", "we need to…"), an assignment
+("@x, fix…", "Kofi, renew…") or a promise ("I'll…"). Not a task: greetings and chatter, jokes,
+questions answered at once, work reported as already done or done within minutes of being
+asked, status announcements, prohibitions ("please don't deploy today"), and work the chat
+later calls off (cancelled, dropped, "not this quarter", "scratch that") — propose nothing
+for those. Propose each task once: a request and its acceptance ("Will do"), or the same
+task said twice, are ONE task citing all of their messages. For each task: a short imperative
+title naming the work (not "Fix it"), a description, priority ({", ".join(Priority)}),
+category ({", ".join(Category)}), a few tags, the assignee — the member the request is said
+to, or who promises or accepts the work, as their Telegram username from the context's
+`members` (match "@boris" or "Boris," to "boris_dev"), else null — the due date only if the
+chat states one (ISO date; resolve "tomorrow", "Friday" from the message's sent_at), the ids
+of the messages it comes from, your confidence from 0 to 1 and one line of reasoning. Cite
+only ids of the messages given. Use the project's approved topics and knowledge as context:
+knowledge saying a task was cancelled or done means it is no task."""
 
 
 def render_prompt(context: Context, lines: Sequence[ChatLine]) -> str:

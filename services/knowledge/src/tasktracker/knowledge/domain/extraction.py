@@ -61,11 +61,17 @@ class Extraction(BaseModel):
 
 
 INSTRUCTIONS = f"""You read a chunk of a software team's chat and propose knowledge for a
-person to review. Group related messages into topics (a short name, a one-line description,
-keywords, the ids of the messages). Extract knowledge atoms worth keeping: kind is one of
-{", ".join(EXTRACTED_KINDS)}; a short title, the content in a sentence or two, the name of
-its topic, the ids of the messages it comes from, and your confidence from 0 to 1. Cite only
-ids of the messages given. Skip greetings and acknowledgements."""
+person to review. Topics: a subject the team discusses over several messages (a bug, a
+feature, a release, an incident); give a short name, a one-line description, keywords and the
+ids of every message about it, replies included. Chatter (lunch, birthdays, greetings,
+goodbyes) is no topic. Atoms: knowledge worth keeping after the chat is forgotten, one per
+fact stated; kind is one of {", ".join(EXTRACTED_KINDS)} — problem (something broken or
+failing), solution (what fixed it or how to work around it), decision (what the team agreed
+or called off), question (asked and still useful to know), insight (a cause found, something
+learned), requirement (what must hold), fact (numbers, dates, owners, how things are set up);
+a short title, the content in a sentence or two, the name of its topic, the ids of the
+messages it comes from, and your confidence from 0 to 1. Cite only ids of the messages given.
+Skip greetings, acknowledgements and chatter."""
 
 
 def render_prompt(lines: Sequence[ChatLine]) -> str:
