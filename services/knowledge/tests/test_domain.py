@@ -95,7 +95,7 @@ def test_offline_rules_on_the_sample_chat() -> None:
     kinds = {a.message_ids[0]: a.kind for a in result.atoms}
     assert kinds[7] == AtomKind.decision  # "Decision: we ship ... behind a feature flag"
     assert kinds[8] == AtomKind.problem  # "Bug: the promo code field accepts expired codes"
-    assert kinds[12] == AtomKind.question
+    assert 12 not in kinds  # "Can someone review …?" answered at once: a task, no knowledge
     assert kinds[14] == AtomKind.requirement  # "We should also add monitoring"
     assert kinds[11] == AtomKind.fact  # "migration runs tonight at 22:00 UTC"
     assert 10 not in kinds and 13 not in kinds  # "Sure, I'll file it today.", "@dara I'll review"
@@ -118,3 +118,27 @@ def test_offline_rules_kinds() -> None:
     assert kind("Turns out the cache was never warm") == AtomKind.insight
     assert kind("The cluster has 12 nodes now") == AtomKind.fact
     assert kind("Thanks!") is None
+    # a request to a person is a task for the analysis step, not knowledge
+    assert kind("Please share the dashboard link in the release notes") is None
+    assert kind("Scratch the secret scanner idea, the vendor ships one") == AtomKind.decision
+    assert kind("The VPN work is cancelled for this release") == AtomKind.decision
+
+
+def test_a_question_answered_in_the_chunk_is_no_atom_its_answer_may_be() -> None:
+    lines = [
+        ChatLine(id=1, author="a", text="Does the new monitoring cost more?", sent_at=T0),
+        ChatLine(
+            id=2,
+            author="b",
+            text="About the same, 40 EUR a month",
+            sent_at=T0 + timedelta(minutes=1),
+        ),
+        ChatLine(
+            id=3,
+            author="a",
+            text="Who owns the billing service?",
+            sent_at=T0 + timedelta(minutes=2),
+        ),
+    ]
+    kinds = {a.message_ids[0]: a.kind for a in offline_rules.extract(lines).atoms}
+    assert kinds == {2: AtomKind.fact, 3: AtomKind.question}

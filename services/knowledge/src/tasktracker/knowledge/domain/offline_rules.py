@@ -42,7 +42,8 @@ i'm don't doesn't can't won't let's that's there's need needs needed must think 
 like get got make made take one two today tomorrow tonight yesterday monday tuesday
 wednesday thursday friday saturday sunday week weeks next last sprint day days time agreed
 decision reminder found fix fixed bug error issue write file review add move ship use
-reproduce steps
+reproduce steps good great nice cool happy birthday lunch coffee bye home going weekend
+utc thank
 """
 _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 _WORD = re.compile(r"[a-zA-Z][a-zA-Z0-9_\-']*[a-zA-Z0-9]|[a-zA-Z]")
@@ -50,7 +51,9 @@ _MENTION = re.compile(r"@\w+")
 
 _DECISION = re.compile(
     r"^\s*(decision|decided)\b|\b(we decided|we've decided|decided to|agreed|we'll|we will|"
-    r"let's|lets go with|going with|we ship|we go with)\b",
+    r"let's|lets go with|going with|we ship|we go with|cancel(l?ed)?|called off|"
+    r"scratch (that|the|this)|not this (quarter|sprint|release)|no action needed|"
+    r"moves? to next (sprint|week|month|release))\b",
     re.I,
 )
 _PROBLEM = re.compile(
@@ -64,7 +67,7 @@ _SOLUTION = re.compile(
     re.I,
 )
 _REQUIREMENT = re.compile(
-    r"\b(must|need to|needs to|have to|has to|should|required|requirement|please)\b", re.I
+    r"\b(must|need to|needs to|have to|has to|should|required|requirement)\b", re.I
 )
 _INSIGHT = re.compile(r"\b(i think|turns out|looks like|it seems|we learned|noticed)\b", re.I)
 _FACT = re.compile(
@@ -79,7 +82,6 @@ _LEADING_LABEL = re.compile(
 # (kind, pattern, confidence): an explicit label ("Decision:", "Bug:") is surer than a word.
 _RULES: tuple[tuple[AtomKind, re.Pattern[str], float], ...] = (
     (AtomKind.decision, _DECISION, 0.7),
-    (AtomKind.requirement, re.compile(r"\bplease\b", re.I), 0.6),  # a request, not a report
     (AtomKind.problem, _PROBLEM, 0.65),
     (AtomKind.solution, _SOLUTION, 0.6),
     (AtomKind.question, re.compile(r"\?"), 0.6),
@@ -101,11 +103,26 @@ def extract(lines: Sequence[ChatLine]) -> Extraction:
     parsed = [_Line(line, content_words(line.text)) for line in lines]
     topics, topic_of = _group(parsed)
     atoms = []
-    for item in parsed:
+    for position, item in enumerate(parsed):
         atom = classify(item.line)
-        if atom is not None:
-            atoms.append(atom.model_copy(update={"topic_name": topic_of.get(item.line.id)}))
+        if atom is None or (atom.kind is AtomKind.question and _answered(parsed, position)):
+            continue
+        atoms.append(atom.model_copy(update={"topic_name": topic_of.get(item.line.id)}))
     return Extraction(topics=topics, atoms=atoms)
+
+
+def _answered(parsed: list[_Line], position: int) -> bool:
+    """A question someone answers in the chunk — a reply to it, or the next message by
+    someone else within the follow-up window: the answer is the knowledge, not the question."""
+    asked = parsed[position].line
+    if any(item.line.reply_to == asked.id for item in parsed[position + 1 :]):
+        return True
+    following = parsed[position + 1].line if position + 1 < len(parsed) else None
+    return (
+        following is not None
+        and following.author != asked.author
+        and following.sent_at - asked.sent_at <= FOLLOW_UP_WINDOW
+    )
 
 
 def content_words(text: str) -> list[str]:
