@@ -16,6 +16,7 @@ from tasktracker.knowledge.db.models import ProposalRow, outbox
 from tasktracker.knowledge.extract import run_extraction
 from tasktracker.knowledge.settings import KnowledgeSettings
 from tasktracker.servicekit import db
+from tests.fixtures.actor import assert_refuses_unsigned_callers
 
 from .support import message_id, record
 
@@ -99,8 +100,10 @@ async def test_extraction_then_review(
     linked = next(a for a in atoms if a["topic_proposal_id"] is not None)
 
     base = f"/api/projects/{project}/knowledge/proposals"
+    await assert_refuses_unsigned_callers(client, "POST", f"{base}/{linked['id']}/approve")
     approved = await client.post(f"{base}/{linked['id']}/approve", headers={"X-Actor": "pm"})
     assert approved.status_code == 200, approved.text
+    assert approved.json()["decided_by"] == "pm"  # the signed token's `sub`
     assert (await client.post(f"{base}/{linked['id']}/approve")).status_code == 409
     topic = (await client.get(f"/api/projects/{project}/knowledge/topics")).json()
     assert [t["proposal_id"] for t in topic] == [linked["topic_proposal_id"]]  # approved with it

@@ -64,6 +64,7 @@ def test_upstream_request_headers():
             (b"X-Actor", b"mallory"),
             (b"x-actor-roles", b"admin"),
             (b"X-ACTOR-ID", b"1"),
+            (b"X-Actor-Token", b"forged"),
             (b"X-Request-Id", b"mine"),
             (b"Connection", b"keep-alive, X-Custom"),
             (b"X-Custom", b"hop"),
@@ -71,7 +72,7 @@ def test_upstream_request_headers():
             (b"Content-Type", b"application/json"),
             (b"X-Telegram-Bot-Api-Secret-Token", b"s"),
         ],
-        actor="alice",
+        actor_token="signed",
         request_id="rid",
         client_host="10.0.0.1",
         scheme="https",
@@ -80,7 +81,7 @@ def test_upstream_request_headers():
         (b"content-type", b"application/json"),
         (b"x-telegram-bot-api-secret-token", b"s"),
         (b"x-request-id", b"rid"),
-        (b"x-actor", b"alice"),
+        (b"x-actor-token", b"signed"),
         (b"x-forwarded-for", b"10.0.0.1"),
         (b"x-forwarded-host", b"gw.example"),
         (b"x-forwarded-proto", b"https"),
@@ -90,10 +91,14 @@ def test_upstream_request_headers():
 def test_upstream_request_headers_without_actor():
     headers = dict(
         upstream_request_headers(
-            [(b"X-Actor", b"mallory")], actor=None, request_id="r", client_host=None, scheme="http"
+            [(b"X-Actor", b"mallory"), (b"X-Actor-Token", b"forged")],
+            actor_token=None,
+            request_id="r",
+            client_host=None,
+            scheme="http",
         )
     )
-    assert b"x-actor" not in headers
+    assert b"x-actor" not in headers and b"x-actor-token" not in headers
 
 
 def test_client_response_headers():

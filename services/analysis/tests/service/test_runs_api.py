@@ -6,6 +6,8 @@ import asyncio
 
 import httpx
 
+from tests.fixtures.actor import DEFAULT_ACTOR, assert_refuses_unsigned_callers
+
 from .support import WINDOW, create_run, run_state, staged_events
 
 
@@ -39,7 +41,7 @@ async def test_twenty_concurrent_creates_give_one_run(client: httpx.AsyncClient,
             assert answer.json()["error"]["details"]["run_id"] == created["id"]
     page = (await client.get(f"/api/projects/{project}/runs")).json()
     assert [r["id"] for r in page["items"]] == [created["id"]]
-    assert created["status"] == "pending" and created["created_by"] == "anonymous"
+    assert created["status"] == "pending" and created["created_by"] == DEFAULT_ACTOR
 
 
 async def test_a_closed_or_cancelled_run_lets_the_next_one_be_created(client, project_ids):
@@ -114,3 +116,12 @@ async def test_create_and_cancel_stage_their_events(client, sessions, project_id
     assert [e.type for e in events] == ["run_created", "run_cancelled"]
     assert events[1].data["cancelled_by"] == "pm-1"
     assert events[1].data["reason"] == "wrong window"
+
+
+async def test_only_a_caller_the_gateway_signed_for_creates_a_run(client, project_ids):
+    project = next(project_ids)
+    url = f"/api/projects/{project}/runs"
+    await assert_refuses_unsigned_callers(client, "POST", url)
+    created = await client.post(url, json=WINDOW, headers={"X-Actor": "pm-bob"})
+    assert created.status_code == 201, created.text
+    assert created.json()["created_by"] == "pm-bob"  # the token's `sub`

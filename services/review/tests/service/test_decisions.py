@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from tasktracker.contracts.envelope import Envelope
 from tasktracker.review.db.models import TaskRow, outbox
+from tests.fixtures.actor import assert_refuses_unsigned_callers, signed_actor_headers
 
 from .support import close_run, proposal, seed_run, tally
 
@@ -188,12 +189,13 @@ async def test_who_decided_is_the_gateway_actor_only(
     target = proposal("Fix the login redirect")
     await seed_run(sessions, project, target)
     url = f"{base(project)}/{target.proposal_id}/reject"
-    nobody = await client.put(url, json={"reason": "dup"}, headers={"X-Actor": ""})
-    assert (nobody.status_code, nobody.json()["error"]["code"]) == (401, "unauthorized")
+    await assert_refuses_unsigned_callers(client, "PUT", url)
     forged = await client.put(url, json={"reason": "dup", "decided_by": "mallory"})
     assert forged.status_code == 422  # who decided is never taken from the body
-    answer = await client.put(url, json={"reason": "dup"}, headers={"X-Actor-Name": "mallory"})
-    assert answer.json()["decided_by"] == "pm-anna"
+    signed = signed_actor_headers("PUT", url, "pm-anna")
+    client_said = {"X-Actor": "mallory", "X-Actor-Name": "mallory"}
+    answer = await client.put(url, json={"reason": "dup"}, headers=signed | client_said, auth=None)
+    assert answer.json()["decided_by"] == "pm-anna"  # the signed token's `sub`, not a header
     [event] = [
         e
         for e in await events_of(sessions, "rejected")

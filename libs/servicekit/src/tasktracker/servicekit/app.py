@@ -9,12 +9,23 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tasktracker.servicekit.actor import ActorGuard, ActorTokenVerifier, actor_key
 from tasktracker.servicekit.errors import install_error_handlers
 from tasktracker.servicekit.health import health_router
 from tasktracker.servicekit.runtime import ServiceRuntime
 
 
-def service_app(title: str, runtime: ServiceRuntime, routers: Sequence[APIRouter] = ()) -> FastAPI:
+def service_app(
+    title: str,
+    runtime: ServiceRuntime,
+    routers: Sequence[APIRouter] = (),
+    open_paths: Sequence[str] = (),
+) -> FastAPI:
+    """Every route but the health probes and `open_paths` needs the gateway's signed caller
+    (`actor.ActorGuard`); without `internal_actor_key` the app is not built."""
+    key = runtime.settings.internal_actor_key
+    verifier = ActorTokenVerifier(actor_key(key.get_secret_value() if key else None))
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
@@ -31,6 +42,7 @@ def service_app(title: str, runtime: ServiceRuntime, routers: Sequence[APIRouter
     app.include_router(health_router(runtime.readiness_checks, optional=runtime.optional_checks))
     for router in routers:
         app.include_router(router)
+    app.add_middleware(ActorGuard, verifier=verifier, open_paths=open_paths)
     return app
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -24,11 +24,19 @@ class ServiceSettings(NatsSettings):
     and stream fields are then read with the service prefix too.
     """
 
+    # `internal_actor_key` is read from the name every process shares (its alias), or by name.
+    model_config = SettingsConfigDict(validate_by_name=True)
+
     service_name: str = "service"
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/tasktracker"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     log_level: str = "INFO"
+    # The key the gateway signs each request's caller with (`servicekit.actor`), the same in
+    # the gateway and every service: `TT_INTERNAL_ACTOR_KEY`. The API refuses to start without.
+    internal_actor_key: SecretStr | None = Field(
+        default=None, validation_alias="TT_INTERNAL_ACTOR_KEY"
+    )
     # The TaskIQ job stream of this service: its own stream, subject and durable.
     jobs_stream: str = "TASKS"
     jobs_subject: str = "tasks"

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
     verifier = TokenVerifier.from_settings(settings)
+    settings.actor_key()  # the services refuse every call without it: fail here, not per request
     limits = SessionLimits(
         send_queue_size=settings.send_queue_size,
         send_queue_bytes=settings.send_queue_bytes,

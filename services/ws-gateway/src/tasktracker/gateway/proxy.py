@@ -34,6 +34,7 @@ from tasktracker.gateway.upstream import (
     UpstreamUnavailable,
     send,
 )
+from tasktracker.servicekit.actor import ActorTokenSigner
 from tasktracker.servicekit.errors import error_response
 
 log = logging.getLogger(__name__)
@@ -84,13 +85,13 @@ def _connection_listed(headers: Iterable[tuple[bytes, bytes]]) -> set[bytes]:
 def upstream_request_headers(
     headers: Iterable[tuple[bytes, bytes]],
     *,
-    actor: str | None,
+    actor_token: str | None,
     request_id: str,
     client_host: str | None,
     scheme: str,
 ) -> RawHeaders:
     """Client headers minus hop-by-hop, credentials and every `X-Actor*`, plus the caller's
-    identity as the gateway established it. Names are lower-case."""
+    identity as the gateway established it (`X-Actor-Token`, signed). Names are lower-case."""
     lowered = [(name.lower(), value) for name, value in headers]
     dropped = HOP_BY_HOP | _REQUEST_DROPPED | _connection_listed(lowered)
     kept = [
@@ -100,8 +101,8 @@ def upstream_request_headers(
     ]
     host = next((value for name, value in lowered if name == b"host"), None)
     kept.append((b"x-request-id", request_id.encode()))
-    if actor is not None:
-        kept.append((b"x-actor", actor.encode("ascii")))  # `Claims.sub` is printable ASCII
+    if actor_token is not None:
+        kept.append((b"x-actor-token", actor_token.encode("ascii")))
     if client_host:
         kept.append((b"x-forwarded-for", client_host.encode("latin-1")))
     if host:
@@ -168,6 +169,7 @@ class Proxy:
         self.routes = RouteTable(settings.routes)
         self.public = tuple(split_path(prefix) for prefix in settings.public_paths)
         self.verifier = verifier
+        self.signer = ActorTokenSigner(settings.actor_key())
         self.session = session
         self.body_limit = settings.body_limit_bytes
 
@@ -184,7 +186,7 @@ class Proxy:
         if upstream is None:
             return _error(404, ErrorCode.not_found, "no such endpoint", request_id)
 
-        actor = None
+        actor_token = None
         if not is_public(segments, self.public):
             try:
                 claims = self.verifier.verify(bearer_token(request.headers))
@@ -193,7 +195,14 @@ class Proxy:
             refusal = authorize(request.method, segments, claims)
             if refusal is not None:
                 return _error(refusal.status, refusal.code, refusal.message, request_id)
-            actor = claims.sub
+            actor_token = self.signer.sign(
+                sub=claims.sub,
+                admin=claims.admin,
+                projects=claims.projects,
+                method=request.method,
+                path=path,
+                request_id=request_id,
+            )
 
         declared = request.headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.body_limit):
@@ -203,7 +212,7 @@ class Proxy:
         url = upstream + path + ("?" + query if query else "")
         headers = upstream_request_headers(
             request.scope["headers"],
-            actor=actor,
+            actor_token=actor_token,
             request_id=request_id,
             client_host=request.client.host if request.client else None,
             scheme=request.url.scheme,

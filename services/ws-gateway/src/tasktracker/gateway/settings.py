@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from tasktracker.contracts.ws import MAX_CLIENT_FRAME_BYTES
+from tasktracker.servicekit.actor import actor_key
 from tasktracker.servicekit.settings import NatsSettings
 
 INGESTION = "http://127.0.0.1:8001"
@@ -33,7 +34,9 @@ HMAC_MIN_KEY_BYTES = 32  # RFC 7518 §3.2: an HS256 key at least as long as the 
 
 
 class GatewaySettings(NatsSettings):
-    model_config = SettingsConfigDict(env_prefix="TT_GATEWAY_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="TT_GATEWAY_", extra="ignore", validate_by_name=True
+    )
 
     service_name: str = "gateway"
     host: str = "127.0.0.1"
@@ -60,6 +63,12 @@ class GatewaySettings(NatsSettings):
     # application among its audiences (`aud`); unset, neither claim is checked.
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
+
+    # The key the gateway signs each proxied request's caller with (`X-Actor-Token`), the same
+    # in every service: `TT_INTERNAL_ACTOR_KEY` as they read it, or `TT_GATEWAY_INTERNAL_ACTOR_KEY`.
+    internal_actor_key: SecretStr | None = Field(
+        default=None, validation_alias="TT_INTERNAL_ACTOR_KEY"
+    )
 
     # REST routing.
     routes: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_ROUTES))
@@ -103,6 +112,10 @@ class GatewaySettings(NatsSettings):
         if self.jwt_public_key_file is not None:
             return self.jwt_public_key_file.read_bytes()
         raise ValueError("RS256 needs TT_GATEWAY_JWT_PUBLIC_KEY or TT_GATEWAY_JWT_PUBLIC_KEY_FILE")
+
+    def actor_key(self) -> bytes:
+        key = self.internal_actor_key
+        return actor_key(key.get_secret_value() if key else None)
 
     def signing_key(self) -> str | bytes:
         if self.jwt_algorithm == "HS256":

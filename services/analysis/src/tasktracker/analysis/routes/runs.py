@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Query, Request
 
 from tasktracker.analysis import lifecycle
 from tasktracker.analysis.db import runs
@@ -20,13 +20,11 @@ from tasktracker.analysis.settings import AnalysisSettings
 from tasktracker.analysis.store import OUTBOX
 from tasktracker.contracts.errors import ErrorCode
 from tasktracker.contracts.events import RunCreated
+from tasktracker.servicekit.actor import CurrentActor
 from tasktracker.servicekit.app import Runtime, Session
 from tasktracker.servicekit.errors import ApiError, conflict, not_found
 
 router = APIRouter(prefix="/api/projects/{project_id}/runs", tags=["runs"])
-
-Actor = Annotated[str | None, Header(alias="X-Actor")]
-ANONYMOUS = "anonymous"
 
 
 def _settings(request: Request) -> AnalysisSettings:
@@ -35,7 +33,7 @@ def _settings(request: Request) -> AnalysisSettings:
 
 @router.post("", status_code=201)
 async def create_run(
-    project_id: ProjectId, body: RunCreate, request: Request, session: Session, actor: Actor = None
+    project_id: ProjectId, body: RunCreate, request: Request, session: Session, actor: CurrentActor
 ) -> RunOut:
     settings = _settings(request)
     if body.window_end - body.window_start > timedelta(days=settings.run_max_window_days):
@@ -51,7 +49,7 @@ async def create_run(
             project_id=project_id,
             start=body.window_start,
             end=body.window_end,
-            created_by=actor or ANONYMOUS,
+            created_by=actor.sub,
         )
     except runs.RunExists as exists:
         raise conflict(
@@ -78,11 +76,11 @@ async def start_run(
     request: Request,
     session: Session,
     runtime: Runtime,
-    actor: Actor = None,
+    actor: CurrentActor,
 ) -> RunOut:
     """Only from pending, once. The job is queued before the commit: if the kick fails the
     request is rolled back; if the commit fails the job finds no start request and stops."""
-    row = await runs.request_start(session, project_id, run_id, actor or ANONYMOUS)
+    row = await runs.request_start(session, project_id, run_id, actor.sub)
     if row is None:
         raise not_found("run")
     assert runtime.job_broker is not None
@@ -95,11 +93,11 @@ async def cancel_run(
     project_id: ProjectId,
     run_id: uuid.UUID,
     session: Session,
+    actor: CurrentActor,
     body: RunCancel | None = None,
-    actor: Actor = None,
 ) -> RunOut:
     reason = body.reason if body is not None else None
-    row = await lifecycle.cancel(session, project_id, run_id, actor or ANONYMOUS, reason)
+    row = await lifecycle.cancel(session, project_id, run_id, actor.sub, reason)
     if row is None:
         raise not_found("run")
     return RunOut.of(row)
@@ -107,10 +105,10 @@ async def cancel_run(
 
 @router.put("/{run_id}/close")
 async def close_run(
-    project_id: ProjectId, run_id: uuid.UUID, session: Session, actor: Actor = None
+    project_id: ProjectId, run_id: uuid.UUID, session: Session, actor: CurrentActor
 ) -> RunOut:
     try:
-        row = await lifecycle.close(session, project_id, run_id, actor or ANONYMOUS)
+        row = await lifecycle.close(session, project_id, run_id, actor.sub)
     except lifecycle.ProposalsPending as pending:
         raise ApiError(
             400,

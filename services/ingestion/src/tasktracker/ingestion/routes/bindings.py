@@ -15,9 +15,10 @@ from taskiq.exceptions import SendTaskError
 from tasktracker.contracts.errors import ErrorCode
 from tasktracker.ingestion import binding
 from tasktracker.ingestion.queue import enqueue_release
-from tasktracker.ingestion.routes.projects import Actor, existing_project
+from tasktracker.ingestion.routes.projects import existing_project
 from tasktracker.ingestion.schemas import BindingCreate, BoundSource, SourceOut
 from tasktracker.ingestion.settings import IngestionSettings
+from tasktracker.servicekit.actor import CurrentActor
 from tasktracker.servicekit.app import Runtime, Session
 from tasktracker.servicekit.errors import ApiError, conflict
 
@@ -26,7 +27,7 @@ router = APIRouter(prefix="/api/ingestion", tags=["bindings"])
 
 @router.post("/bindings", status_code=status.HTTP_201_CREATED)
 async def bind_chat(
-    body: BindingCreate, session: Session, runtime: Runtime, response: Response, actor: Actor = None
+    body: BindingCreate, session: Session, runtime: Runtime, response: Response, actor: CurrentActor
 ) -> BoundSource:
     """Bind a chat; its parked updates are then released in order by a job."""
     settings: IngestionSettings = runtime.settings  # type: ignore[assignment]
@@ -39,7 +40,7 @@ async def bind_chat(
                 project_id=body.project_id,
                 chat_id=body.chat_id,
                 title=body.title,
-                actor=actor,
+                actor=actor.sub,
                 release=release,
             )
     except binding.ChatBoundElsewhere:

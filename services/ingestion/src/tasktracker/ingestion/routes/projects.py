@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Header, status
+from fastapi import APIRouter, status
 
 from tasktracker.ingestion import registry
 from tasktracker.ingestion.db import projects
 from tasktracker.ingestion.db.models import Project
 from tasktracker.ingestion.schemas import ProjectCreate, ProjectOut, ProjectPatch
-from tasktracker.ingestion.storable import Int64, Text
+from tasktracker.ingestion.storable import Int64
+from tasktracker.servicekit.actor import CurrentActor
 from tasktracker.servicekit.app import Session
 from tasktracker.servicekit.errors import not_found
 
 router = APIRouter(prefix="/api/projects", tags=["projects"])
-
-# The gateway authenticates the caller and forwards who it is.
-Actor = Annotated[Text | None, Header(alias="X-Actor")]
 
 
 async def existing_project(session: Session, project_id: int) -> Project:
@@ -28,9 +24,9 @@ async def existing_project(session: Session, project_id: int) -> Project:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-async def create_project(body: ProjectCreate, session: Session, actor: Actor = None) -> ProjectOut:
+async def create_project(body: ProjectCreate, session: Session, actor: CurrentActor) -> ProjectOut:
     project = await registry.create_project(
-        session, name=body.name, settings=body.settings.model_dump(), created_by=actor
+        session, name=body.name, settings=body.settings.model_dump(), created_by=actor.sub
     )
     return ProjectOut.of(project)
 

@@ -15,10 +15,11 @@ from fastapi import APIRouter, status
 from tasktracker.ingestion import bindcodes, binding
 from tasktracker.ingestion.db import bindcodes as codes
 from tasktracker.ingestion.db import projects
-from tasktracker.ingestion.routes.projects import Actor, existing_project
+from tasktracker.ingestion.routes.projects import existing_project
 from tasktracker.ingestion.schemas import BindCodeOut, SourceOut
 from tasktracker.ingestion.settings import IngestionSettings
 from tasktracker.ingestion.storable import Int64
+from tasktracker.servicekit.actor import CurrentActor
 from tasktracker.servicekit.app import Runtime, Session
 from tasktracker.servicekit.errors import ApiError, not_found
 
@@ -27,7 +28,7 @@ router = APIRouter(prefix="/api/projects/{project_id}/sources", tags=["sources"]
 
 @router.post("/bind-codes", status_code=status.HTTP_201_CREATED)
 async def create_bind_code(
-    project_id: Int64, session: Session, runtime: Runtime, actor: Actor = None
+    project_id: Int64, session: Session, runtime: Runtime, actor: CurrentActor
 ) -> BindCodeOut:
     settings: IngestionSettings = runtime.settings  # type: ignore[assignment]
     await existing_project(session, project_id)
@@ -37,7 +38,7 @@ async def create_bind_code(
         digest=bindcodes.digest(code),
         project_id=project_id,
         ttl=timedelta(seconds=settings.bind_code_ttl_seconds),
-        actor=actor,
+        actor=actor.sub,
     )
     instructions = (
         f"Post `/bind {code}` in the Telegram chat to bind, before {expires_at:%Y-%m-%d %H:%M} "

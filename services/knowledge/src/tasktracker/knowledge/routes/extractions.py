@@ -7,7 +7,7 @@ import uuid
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Query, Request
 
 from tasktracker.contracts.errors import ErrorCode
 from tasktracker.knowledge.db import extractions, messages
@@ -15,13 +15,13 @@ from tasktracker.knowledge.queue import enqueue_extraction
 from tasktracker.knowledge.schemas import Accepted, ExtractionOut, ExtractRequest, MessageId
 from tasktracker.knowledge.settings import KnowledgeSettings
 from tasktracker.servicekit import db
+from tasktracker.servicekit.actor import CurrentActor
 from tasktracker.servicekit.app import Runtime, Session
 from tasktracker.servicekit.errors import ApiError, conflict, not_found
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/projects/{project_id}/knowledge", tags=["knowledge"])
 
-Actor = Annotated[str | None, Header(alias="X-Actor")]
 ONE_MICROSECOND = timedelta(microseconds=1)
 
 
@@ -35,7 +35,7 @@ async def extract(
     body: ExtractRequest,
     request: Request,
     runtime: Runtime,
-    actor: Actor = None,
+    actor: CurrentActor,
 ) -> Accepted:
     settings: KnowledgeSettings = request.app.state.settings
     async with db.transaction(runtime.sessions) as session:
@@ -73,7 +73,7 @@ async def extract(
             end=end,
             requested_ids=ids,
             chunk_size=settings.extraction_chunk_size,
-            requested_by=actor,
+            requested_by=actor.sub,
         )
     assert runtime.job_broker is not None
     try:

@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Query
 from sqlalchemy import select, tuple_
 
 from tasktracker.contracts.errors import ErrorCode
@@ -22,12 +22,12 @@ from tasktracker.knowledge.schemas import (
     ProposalPage,
     Rejection,
 )
+from tasktracker.servicekit.actor import CurrentActor
 from tasktracker.servicekit.app import Session
 from tasktracker.servicekit.errors import ApiError
 
 router = APIRouter(prefix="/api/projects/{project_id}/knowledge/proposals", tags=["knowledge"])
 
-Actor = Annotated[str | None, Header(alias="X-Actor")]
 Status = Annotated[str | None, Query(pattern="^(pending|approved|rejected)$")]
 MAX_PAGE = 500
 
@@ -73,10 +73,10 @@ async def edit_proposal(
 
 @router.post("/{proposal_id}/approve")
 async def approve_proposal(
-    project_id: MessageId, proposal_id: uuid.UUID, session: Session, actor: Actor = None
+    project_id: MessageId, proposal_id: uuid.UUID, session: Session, actor: CurrentActor
 ) -> ProposalOut:
     [row] = await review.lock_proposals(session, project_id, [proposal_id])
-    await review.approve(session, [row], actor)
+    await review.approve(session, [row], actor.sub)
     return ProposalOut.model_validate(row)
 
 
@@ -86,31 +86,31 @@ async def reject_proposal(
     proposal_id: uuid.UUID,
     body: Rejection,
     session: Session,
-    actor: Actor = None,
+    actor: CurrentActor,
 ) -> ProposalOut:
     [row] = await review.lock_proposals(session, project_id, [proposal_id])
-    await review.reject(session, [row], body.reason, actor)
+    await review.reject(session, [row], body.reason, actor.sub)
     return ProposalOut.model_validate(row)
 
 
 @router.post("/approve")
 async def approve_many(
-    project_id: MessageId, body: BulkDecision, session: Session, actor: Actor = None
+    project_id: MessageId, body: BulkDecision, session: Session, actor: CurrentActor
 ) -> list[ProposalOut]:
     """All or nothing: one proposal missing (404) or decided (409) changes none."""
     rows = await review.lock_proposals(session, project_id, body.ids)
-    await review.approve(session, rows, actor)
+    await review.approve(session, rows, actor.sub)
     return [ProposalOut.model_validate(row) for row in rows]
 
 
 @router.post("/reject")
 async def reject_many(
-    project_id: MessageId, body: BulkDecision, session: Session, actor: Actor = None
+    project_id: MessageId, body: BulkDecision, session: Session, actor: CurrentActor
 ) -> list[ProposalOut]:
     if body.reason is None:
         raise ApiError(422, ErrorCode.validation_error, "a rejection needs a reason")
     rows = await review.lock_proposals(session, project_id, body.ids)
-    await review.reject(session, rows, body.reason, actor)
+    await review.reject(session, rows, body.reason, actor.sub)
     return [ProposalOut.model_validate(row) for row in rows]
 
 
