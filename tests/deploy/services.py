@@ -60,7 +60,13 @@ class Service:
 
     def env(self, field: str) -> str:
         assert field in self.settings.model_fields, f"{self.settings.__name__} has no {field}"
-        return f"{self.env_prefix}{field}".upper()
+        alias = self.settings.model_fields[field].validation_alias
+        return alias if isinstance(alias, str) else f"{self.env_prefix}{field}".upper()
+
+    @property
+    def env_names(self) -> set[str]:
+        """Every environment variable the settings class reads."""
+        return {self.env(field) for field in self.settings.model_fields}
 
 
 SERVICES = [

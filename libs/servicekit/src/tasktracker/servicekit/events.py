@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from faststream.nats import JStream, NatsBroker, PullSub
+from faststream.nats import JStream, NatsBroker, NatsCredentials, NatsUserPassword, PullSub
 
 from tasktracker.contracts.subjects import Topic, space_filter
 from tasktracker.servicekit.settings import NatsSettings
@@ -21,7 +21,19 @@ def make_event_broker(settings: NatsSettings, name: str) -> NatsBroker:
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
         logger=None,  # services log through their own handlers
+        security=_security(settings),
     )
+
+
+def _security(settings: NatsSettings) -> NatsCredentials | NatsUserPassword | None:
+    """The settings' NATS credentials in FastStream's form (its broker takes no user or
+    password argument)."""
+    if settings.nats_creds_file is not None:
+        return NatsCredentials(str(settings.nats_creds_file))
+    if settings.nats_user is not None:
+        password = settings.nats_password.get_secret_value() if settings.nats_password else ""
+        return NatsUserPassword(settings.nats_user, password)
+    return None
 
 
 def subscribe_topic(

@@ -427,8 +427,8 @@ class BackoffRetryMiddleware(SmartRetryMiddleware):
 
 
 def make_job_broker(settings: ServiceSettings, **connect_options: Any) -> JobBroker:
-    """`connect_options` go to nats-py's `connect()`."""
-    broker = JobBroker(settings, **connect_options)
+    """`connect_options` go to nats-py's `connect()`, after the settings' credentials."""
+    broker = JobBroker(settings, **(settings.nats_credentials() | connect_options))
     return broker.with_middlewares(
         BackoffRetryMiddleware(
             max_retries=settings.job_max_retries,

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import nats
 from nats.aio.client import Client
 
 
-async def connect(url: str, name: str) -> Client:
+async def connect(url: str, name: str, **credentials: Any) -> Client:
+    """`credentials`: `NatsSettings.nats_credentials()`."""
     return await nats.connect(
-        url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=5
+        url,
+        name=name,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        connect_timeout=5,
+        **credentials,
     )
 
 

@@ -53,7 +53,11 @@ class ServiceRuntime:
         self._relay_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self.nats = await connect(self.settings.nats_url, self.settings.service_name)
+        self.nats = await connect(
+            self.settings.nats_url,
+            self.settings.service_name,
+            **self.settings.nats_credentials(),
+        )
         self.js = self.nats.jetstream()
         await ensure_space_stream(self.js, self.settings)
         if self.settings.relay_enabled:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -12,9 +15,25 @@ class NatsSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TT_", extra="ignore")
 
     nats_url: str = "nats://127.0.0.1:4222"
+    # Credentials of this process's NATS user (deploy/nats/accounts.conf): a user and password,
+    # or a `.creds` file. Unset, it connects anonymously, as to the server `make run` starts.
+    nats_user: str | None = None
+    nats_password: SecretStr | None = None
+    nats_creds_file: Path | None = None
     stream_name: str = "SPACES"
     stream_max_age_seconds: float = Field(default=7 * 24 * 3600, gt=0)
     stream_duplicate_window_seconds: float = Field(default=120, gt=0)
+
+    def nats_credentials(self) -> dict[str, Any]:
+        """The credentials as nats-py's `connect()` takes them (taskiq-nats passes them on)."""
+        options: dict[str, Any] = {}
+        if self.nats_user is not None:
+            options["user"] = self.nats_user
+        if self.nats_password is not None:
+            options["password"] = self.nats_password.get_secret_value()
+        if self.nats_creds_file is not None:
+            options["user_credentials"] = str(self.nats_creds_file)
+        return options
 
 
 class ServiceSettings(NatsSettings):

@@ -81,7 +81,9 @@ class WorkerRuntime:
         self._sessions = db.session_factory(self.engine)
         if self.settings.relay_enabled:
             self._nats = await connect(
-                self.settings.nats_url, f"{self.settings.service_name}-worker"
+                self.settings.nats_url,
+                f"{self.settings.service_name}-worker",
+                **self.settings.nats_credentials(),
             )
             js = self._nats.jetstream()
             await ensure_space_stream(js, self.settings)

@@ -46,7 +46,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        nc = await connect(settings.nats_url, settings.service_name)
+        nc = await connect(settings.nats_url, settings.service_name, **settings.nats_credentials())
         js = nc.jetstream()
         await ensure_space_stream(js, settings)
         hub = Hub(js, settings.stream_name, settings.max_concurrent_replays)
