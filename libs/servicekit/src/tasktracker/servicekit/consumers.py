@@ -1,0 +1,264 @@
+"""Batch consumers of the `space.>` stream: durable pull consumers that store a batch of
+events in one transaction and acknowledge it after the commit.
+
+nats-py's pull subscription is used directly, one `fetch` per batch: FastStream 0.7's batch
+loop (several short fetches per batch) was seen to lose fetched batches under load, which
+JetStream then redelivered only after `ack_wait`.
+
+* The stream is never created or changed here (DESIGN.md §2); the durable consumer is
+  created or updated with the configured filter subjects, `ack_wait` and start time.
+* Each event is decoded once: the envelope from the bytes, then its payload by the contracts
+  registry; an event that does not decode is logged and acknowledged (never retried).
+* While the database is unreachable the batch is handed back with a delay that doubles up to
+  a maximum, and nothing new is fetched meanwhile (no tight loop of failing connections).
+* A batch PostgreSQL refuses is stored one event at a time; an event that still fails is
+  logged with its stream sequence (the stream keeps it) and acknowledged, so it cannot hold
+  back the events after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import nats
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.errors import ConnectionClosedError, NoServersError
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import APIError, ServiceUnavailableError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tasktracker.contracts.envelope import Envelope
+from tasktracker.contracts.events import EventPayload, decode_event
+from tasktracker.servicekit import db
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[AsyncSession, list[Envelope[EventPayload]]], Awaitable[None]]
+# NATS being away or the consumer not (yet) there: wait and try again, never give up.
+_NATS_TROUBLE = (ConnectionClosedError, NoServersError, ServiceUnavailableError, APIError)
+
+
+@dataclass(frozen=True)
+class ConsumerOptions:
+    durable: str
+    subject: str  # the filter subject, e.g. `space.*.messages.>`
+    # Event types stored; others on the subject are acknowledged without being decoded.
+    # One filter subject plus this set, as nats-server 2.9 has no `filter_subjects`.
+    event_types: frozenset[str] | None = None
+    batch_size: int = 500
+    fetch_wait_seconds: float = 0.2
+    ack_wait_seconds: float = 30
+    outage_delay_seconds: float = 0.5
+    outage_max_delay_seconds: float = 15
+    start_time: datetime | None = None  # where a new consumer starts; None: the whole stream
+
+    def consumer_config(self) -> ConsumerConfig:
+        config = ConsumerConfig(
+            durable_name=self.durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=self.ack_wait_seconds,
+            max_ack_pending=self.batch_size * 4,
+            filter_subject=self.subject,
+        )
+        if self.start_time is not None:
+            config.deliver_policy = DeliverPolicy.BY_START_TIME
+            config.opt_start_time = self.start_time.isoformat()
+        return config
+
+
+class OutageBackoff:
+    """Doubling from `base` up to `maximum`; back to `base` once a batch is stored."""
+
+    def __init__(self, base: float, maximum: float) -> None:
+        self.base = base
+        self.maximum = maximum
+        self._failures = 0
+
+    def next_delay(self) -> float:
+        self._failures += 1
+        return min(self.base * 2 ** (self._failures - 1), self.maximum)
+
+    def reset(self) -> None:
+        self._failures = 0
+
+
+def decode(msg: Msg) -> Envelope[EventPayload] | None:
+    """The typed envelope, or None (logged) for bytes that are no valid event."""
+    try:
+        envelope = Envelope.from_bytes(msg.data)
+        payload = decode_event(envelope)
+    except ValueError as exc:  # EnvelopeError, InvalidEventError
+        log.warning("skipping an invalid event on %s: %s", msg.subject, str(exc)[:300])
+        return None
+    except LookupError as exc:  # UnknownEventError: a newer producer's event type
+        log.info("skipping an event of an unknown type on %s: %s", msg.subject, exc)
+        return None
+    # Already validated: copied without validating the envelope a second time.
+    return envelope.model_copy(update={"data": payload})  # type: ignore[return-value]
+
+
+class BatchConsumer:
+    """One durable consumer: fetch, decode, store in one transaction, ack."""
+
+    def __init__(
+        self,
+        stream: str,
+        options: ConsumerOptions,
+        handler: Handler,
+        sessions: async_sessionmaker[AsyncSession],
+    ) -> None:
+        self.stream = stream
+        self.options = options
+        self.handler = handler
+        self.sessions = sessions
+        self.backoff = OutageBackoff(options.outage_delay_seconds, options.outage_max_delay_seconds)
+
+    async def run(self, js: JetStreamContext, stop: asyncio.Event) -> None:
+        sub: JetStreamContext.PullSubscription | None = None
+        while not stop.is_set():
+            try:
+                if sub is None:
+                    sub = await self._subscribe(js)
+                msgs = await sub.fetch(
+                    self.options.batch_size, timeout=self.options.fetch_wait_seconds
+                )
+                await self.handle(msgs, stop)
+            except TimeoutError:  # nats-py raises both its own and asyncio's
+                continue
+            except _NATS_TROUBLE as error:
+                log.warning("consumer %s: NATS: %r; again shortly", self.name, error)
+                await _sleep_unless(stop, 1.0)
+            except Exception:  # unacked messages come back after ack_wait; keep consuming
+                log.exception("consumer %s: batch failed", self.name)
+                await _sleep_unless(stop, 1.0)
+
+    async def _subscribe(self, js: JetStreamContext) -> JetStreamContext.PullSubscription:
+        await js.add_consumer(self.stream, config=self.options.consumer_config())
+        return await js.pull_subscribe_bind(self.options.durable, stream=self.stream)
+
+    async def handle(self, msgs: list[Msg], stop: asyncio.Event) -> None:
+        """Store the batch; every message ends acked, or nak'ed for a later delivery."""
+        events: list[tuple[Msg, Envelope[EventPayload]]] = []
+        wanted = self.options.event_types
+        for msg in msgs:
+            envelope = None
+            if wanted is None or _event_type(msg.subject) in wanted:
+                envelope = decode(msg)
+            if envelope is None:
+                await msg.ack()
+            else:
+                events.append((msg, envelope))
+        try:
+            await self._store([e for _, e in events])
+        except Exception as error:
+            if db.is_database_unavailable(error):
+                await self._wait_out(error, [m for m, _ in events], stop)
+                return
+            log.info("consumer %s: batch refused (%r); one event at a time", self.name, error)
+            await self._one_by_one(events, stop)
+            return
+        for msg, _ in events:
+            await msg.ack()
+        self.backoff.reset()
+
+    @property
+    def name(self) -> str:
+        return self.options.durable
+
+    async def _store(self, envelopes: list[Envelope[EventPayload]]) -> None:
+        if envelopes:
+            async with db.transaction(self.sessions) as session:
+                await self.handler(session, envelopes)
+
+    async def _one_by_one(
+        self, events: list[tuple[Msg, Envelope[EventPayload]]], stop: asyncio.Event
+    ) -> None:
+        for index, (msg, envelope) in enumerate(events):
+            try:
+                await self._store([envelope])
+            except Exception as error:
+                if db.is_database_unavailable(error):
+                    await self._wait_out(error, [m for m, _ in events[index:]], stop)
+                    return
+                log.error(
+                    "consumer %s: parked event %s (%s, stream sequence %d): %r",
+                    self.name,
+                    envelope.id,
+                    msg.subject,
+                    msg.metadata.sequence.stream,
+                    error,
+                )
+            await msg.ack()
+        self.backoff.reset()
+
+    async def _wait_out(self, error: BaseException, msgs: list[Msg], stop: asyncio.Event) -> None:
+        delay = self.backoff.next_delay()
+        log.warning(
+            "consumer %s: database unavailable (%r); again in %.1f s", self.name, error, delay
+        )
+        for msg in msgs:
+            await msg.nak(delay=delay)
+        await _sleep_unless(stop, delay)  # fetch nothing new while the database is away
+
+
+class EventConsumers:
+    """A service's batch consumers on a NATS connection of their own, run as tasks of the
+    API process: `start()` and `stop()` as the runtime calls them. `stop()` lets the batch in
+    hand finish and be acknowledged."""
+
+    def __init__(self, nats_url: str, client_name: str, consumers: Sequence[BatchConsumer]):
+        self.nats_url = nats_url
+        self.client_name = client_name
+        self.consumers = list(consumers)
+        self._client: Client | None = None
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        self._stop.clear()
+        self._client = await nats.connect(
+            self.nats_url,
+            name=self.client_name,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,
+        )
+        js = self._client.jetstream()
+        self._tasks = [
+            asyncio.create_task(consumer.run(js, self._stop), name=f"consumer {consumer.name}")
+            for consumer in self.consumers
+        ]
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._tasks:
+            done, pending = await asyncio.wait(self._tasks, timeout=30)
+            for task in pending:
+                task.cancel()
+            for task in done:
+                if not task.cancelled() and task.exception() is not None:
+                    log.error("consumer task failed: %r", task.exception())
+        self._tasks = []
+        if self._client is not None:
+            # Every batch in hand is acked or nak'ed by now; `drain` would wait its full
+            # timeout on a pull subscription (nats-py), so the connection is just closed.
+            with contextlib.suppress(Exception):
+                await self._client.close()
+            self._client = None
+
+
+async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+
+
+def _event_type(subject: str) -> str:
+    """`space.<project>.<topic>.<event_type>`; an event type may itself hold dots."""
+    parts = subject.split(".", 3)
+    return parts[3] if len(parts) == 4 else ""
