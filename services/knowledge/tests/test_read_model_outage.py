@@ -11,7 +11,7 @@ import nats
 from nats.js import JetStreamContext
 
 from tasktracker.devstack.embedded import EmbeddedNats, EmbeddedPostgres
-from tasktracker.knowledge.consumer import build_event_broker
+from tasktracker.knowledge.consumer import build_consumers
 from tasktracker.knowledge.settings import KnowledgeSettings
 from tasktracker.servicekit import db
 from tasktracker.servicekit.migrations import upgrade
@@ -66,7 +66,7 @@ async def test_a_database_outage_is_waited_out_with_backoff(tmp_path: Path, proj
     js = client.jetstream()
     await ensure_space_stream(js, settings)
     runtime = ServiceRuntime(settings)
-    broker = build_event_broker(settings, runtime)
+    broker = build_consumers(settings, runtime)
     sessions = db.session_factory(runtime.engine)
     project = next(project_ids)
     before, during = message_id(), message_id()

@@ -27,6 +27,8 @@ class KnowledgeSettings(ServiceSettings):
     messages_durable: str = "knowledge-messages"
     messages_batch_size: int = Field(default=500, ge=1, le=5000)
     messages_batch_timeout_seconds: float = Field(default=0.2, gt=0)
+    # An event not acknowledged this long after delivery is delivered again.
+    messages_ack_wait_seconds: float = Field(default=30, gt=0)
     # Where a newly created consumer starts: the whole stream (None, what a deployment wants),
     # or events since this time (tests on a shared NATS server whose stream holds others' events).
     messages_start_time: datetime | None = None
