@@ -5,6 +5,7 @@ service's settings class and with the NATS and PostgreSQL configuration."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Iterator
@@ -14,7 +15,9 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
-from tasktracker.gateway.settings import DEFAULT_ROUTES
+from tasktracker.gateway.settings import DEFAULT_ROUTES, HMAC_MIN_KEY_BYTES
+from tasktracker.ingestion.settings import IngestionSettings
+from tasktracker.servicekit.actor import MIN_KEY_BYTES
 from tests.deploy.conftest import DEPLOY
 from tests.deploy.kustomize import build
 from tests.deploy.services import BY_COMMAND, BY_NAME, SERVICES, procfile
@@ -336,3 +339,15 @@ def test_the_gateway_routes_to_each_services_kubernetes_service(overlay: str) ->
         target = next(s for s in SERVICES if DEFAULT_ROUTES[prefix].endswith(f":{s.port}"))
         assert upstream == f"http://{target.name}:{target.port}"
         assert k8s_services[target.name]["spec"]["ports"][0]["port"] == target.port
+
+
+def test_the_dev_secrets_are_accepted_by_the_services() -> None:
+    """The dev overlay's throwaway keys are long enough for the gateway and the APIs to start."""
+    secrets = of_kind("dev", "Secret")
+
+    def value(name: str, key: str) -> bytes:
+        return base64.b64decode(secrets[name]["data"][key])
+
+    assert len(value("gateway-jwt", "secret")) >= HMAC_MIN_KEY_BYTES
+    assert len(value("tasktracker-internal-actor", "key")) >= MIN_KEY_BYTES
+    IngestionSettings(webhook_secret=value("ingestion-webhook", "secret").decode())
