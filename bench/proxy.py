@@ -24,6 +24,7 @@ from bench.loadgen import Load, closed_loop, fresh_update_base, telegram_update
 from bench.report import Figure, print_figures
 from bench.stack import BenchStack, bind_chat, running_stack
 from tasktracker.contracts.enums import Role
+from tests.fixtures.actor import SignedActor, signed_actor_headers
 
 CHAT = -100_888_000_001
 SEEDED = 100
@@ -47,7 +48,10 @@ async def seed(stack: BenchStack) -> tuple[int, str]:
     project = await create_bound_project(stack)
     hook = {"X-Telegram-Bot-Api-Secret-Token": stack.stack.webhook_secret}
     base = fresh_update_base()
-    async with httpx.AsyncClient(base_url=stack.url("ingestion"), timeout=30) as client:
+    signed = SignedActor("bench", key=stack.internal_actor_key)
+    async with httpx.AsyncClient(
+        base_url=stack.url("ingestion"), auth=signed, timeout=30
+    ) as client:
         for n in range(SEEDED):
             body = telegram_update(base + n, CHAT, n + 1)
             (await client.post("/webhook/telegram", content=body, headers=hook)).raise_for_status()
@@ -65,9 +69,12 @@ def measure(stack: BenchStack, seconds: float, connections: int, python: bool) -
     stack.stop("ingestion-worker")
     hook = {"X-Telegram-Bot-Api-Secret-Token": stack.stack.webhook_secret}
     messages = f"/api/projects/{project}/messages"
+    direct = signed_actor_headers("GET", messages, "bench-viewer", key=stack.internal_actor_key)
     cases = {
         "webhook": ("/webhook/telegram", "POST", hook, hook),
-        "GET messages": (messages, "GET", {}, {"Authorization": f"Bearer {token}"}),
+        # Direct, the gateway's signed caller (one token: it is bound to one request id, and
+        # valid for 60 s, longer than a run).
+        "GET messages": (messages, "GET", direct, {"Authorization": f"Bearer {token}"}),
     }
     figures = []
     for case, (path, method, direct_headers, gateway_headers) in cases.items():

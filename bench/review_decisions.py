@@ -33,6 +33,7 @@ from bench.stack import BenchStack
 from tasktracker.contracts.enums import Category, Priority
 from tasktracker.contracts.events import TaskProposalData, TaskProposalsCreated, make_envelope
 from tasktracker.servicekit.db import asyncpg_dsn
+from tests.fixtures.actor import SignedActor
 
 BATCH = 50
 CONNECTIONS = 64
@@ -87,7 +88,7 @@ async def measure(stack: BenchStack, decisions: int) -> list[Figure]:
     try:
         async with httpx.AsyncClient(
             base_url=f"{stack.url('review')}/api/projects/{project}/proposals",
-            headers={"X-Actor": "bench-pm"},
+            auth=SignedActor("bench-pm", key=stack.internal_actor_key),
             limits=limits,
             timeout=120,
         ) as client:

@@ -70,6 +70,11 @@ class BenchStack:
             if not only or name in only
         }
 
+    @property
+    def internal_actor_key(self) -> str:
+        """What a bench calling a service directly signs its caller with, as the gateway does."""
+        return self.stack.internal_actor_key
+
     def _environment(self) -> dict[str, str]:
         env = self.stack.environment()
         base = {f"http://127.0.0.1:{port}": service for service, port in PORTS.items()}

@@ -72,6 +72,7 @@ def _run(root: Path, console: Console, signals: StopSignals) -> int:
                 postgres_url=infra.postgres_url,
                 webhook_secret=stored["webhook_secret"],
                 jwt_secret=stored["jwt_secret"],
+                internal_actor_key=stored["internal_actor_key"],
             )
             lock.record(gateway=stack.base_url("gateway"))
             env = process_environment(stack)

@@ -14,7 +14,7 @@ GATEWAY_ENV_FILE = "gateway.env"
 def local_secrets(data_dir: Path) -> dict[str, str]:
     path = data_dir / "secrets.json"
     stored = json.loads(path.read_text()) if path.exists() else {}
-    for name in ("webhook_secret", "jwt_secret"):
+    for name in ("webhook_secret", "jwt_secret", "internal_actor_key"):
         stored.setdefault(name, secrets.token_urlsafe(32))
     data_dir.mkdir(parents=True, exist_ok=True)
     _write_private(path, json.dumps(stored, indent=2))

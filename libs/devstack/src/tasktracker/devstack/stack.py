@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
 
 from tasktracker.devstack.embedded import database_url
 
@@ -17,6 +18,8 @@ class Stack:
     webhook_secret: str
     jwt_secret: str
     host: str = "127.0.0.1"
+    # The gateway signs each request's caller with it; every API checks it (servicekit.actor).
+    internal_actor_key: str = field(default_factory=lambda: secrets.token_hex(32))
 
     def database_url(self, service: str) -> str:
         return database_url(self.postgres_url, f"tasktracker_{service}")
@@ -35,6 +38,7 @@ class Stack:
             env[f"TT_{service.upper()}_DATABASE_URL"] = self.database_url(service)
         env["TT_INGESTION_WEBHOOK_SECRET"] = self.webhook_secret
         env["TT_GATEWAY_JWT_SECRET"] = self.jwt_secret
+        env["TT_INTERNAL_ACTOR_KEY"] = self.internal_actor_key  # one name, read by all of them
         env["TT_GATEWAY_DOCS"] = "true"  # dev only: a deployment keeps both off / admin-only
         env["TT_GATEWAY_METRICS"] = "public"
         return env
