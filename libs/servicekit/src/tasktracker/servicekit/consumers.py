@@ -24,6 +24,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import nats
 from nats.aio.client import Client
@@ -213,8 +214,15 @@ class EventConsumers:
     API process: `start()` and `stop()` as the runtime calls them. `stop()` lets the batch in
     hand finish and be acknowledged."""
 
-    def __init__(self, nats_url: str, client_name: str, consumers: Sequence[BatchConsumer]):
+    def __init__(
+        self,
+        nats_url: str,
+        client_name: str,
+        consumers: Sequence[BatchConsumer],
+        **credentials: Any,  # `NatsSettings.nats_credentials()`
+    ):
         self.nats_url = nats_url
+        self.credentials = credentials
         self.client_name = client_name
         self.consumers = list(consumers)
         self._client: Client | None = None
@@ -228,6 +236,7 @@ class EventConsumers:
             name=self.client_name,
             max_reconnect_attempts=-1,
             reconnect_time_wait=0.5,
+            **self.credentials,
         )
         js = self._client.jetstream()
         self._tasks = [
