@@ -1,21 +1,15 @@
-"""The read models' consumers: durable JetStream pull consumers of `space.*.messages.>`,
-`space.*.topics.>` and `space.*.proposals.>`, a batch per fetch, stored in one transaction.
+"""The read models' consumers: servicekit's `BatchConsumer` (durable nats-py pull consumers)
+on `space.*.messages.>`, `space.*.topics.>` and `space.*.proposals.>`, a batch per fetch
+stored in one transaction and acknowledged after the commit.
 
-servicekit's `subscribe_topic` fixes its own `PullSub` (one message per handler call), so the
-batch subscribers are declared here; they pass `declare=False` (DESIGN.md §2). Events this
-service does not use are acknowledged and skipped; an invalid one is logged and skipped, never
-retried forever. A batch that fails (the database is down) is delivered again.
+Only the event types each store uses are decoded; the rest of the subject is acknowledged
+unread. Outage backoff, poison events and acknowledgement live in servicekit.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Sequence
 
-from faststream import AckPolicy
-from faststream.nats import JStream, NatsBroker, PullSub
-from nats.js.api import ConsumerConfig, DeliverPolicy
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tasktracker.analysis import lifecycle
@@ -31,50 +25,37 @@ from tasktracker.contracts.events import (
     ProposalMerged,
     ProposalRejected,
     TopicCreated,
-    decode_event,
 )
 from tasktracker.contracts.subjects import Topic, space_filter
-from tasktracker.servicekit import db
-from tasktracker.servicekit.events import make_event_broker
+from tasktracker.servicekit.consumers import (
+    BatchConsumer,
+    ConsumerOptions,
+    EventConsumers,
+    Handler,
+)
 from tasktracker.servicekit.runtime import ServiceRuntime
 
-log = logging.getLogger(__name__)
-
-Decoded = tuple[Envelope[Any], EventPayload]
-Store = Callable[[AsyncSession, list[Decoded]], Awaitable[None]]
+Events = list[Envelope[EventPayload]]
 
 
-def decode(bodies: list[Any], wanted: tuple[type[EventPayload], ...]) -> list[Decoded]:
-    decoded: list[Decoded] = []
-    for body in bodies:
-        try:
-            envelope = Envelope.model_validate(body)
-            payload = decode_event(envelope)
-        except Exception as exc:  # not ours to fix: skipped, never retried forever
-            log.warning("skipping an invalid event: %s", exc)
-            continue
-        if isinstance(payload, wanted):
-            decoded.append((envelope, payload))
-    return decoded
-
-
-async def store_messages(session: AsyncSession, events: list[Decoded]) -> None:
+async def store_messages(session: AsyncSession, events: Events) -> None:
     await read_models.upsert_messages(
-        session, [p.message for _, p in events if isinstance(p, MessageUpdated)]
+        session, [e.data.message for e in events if isinstance(e.data, MessageUpdated)]
     )
     await read_models.upsert_settings(
         session,
         [
-            (e.project_id, p.settings, e.occurred_at)
-            for e, p in events
-            if isinstance(p, ProjectConfigured)
+            (e.project_id, e.data.settings, e.occurred_at)
+            for e in events
+            if isinstance(e.data, ProjectConfigured)
         ],
     )
 
 
-async def store_knowledge(session: AsyncSession, events: list[Decoded]) -> None:
+async def store_knowledge(session: AsyncSession, events: Events) -> None:
     rows: dict[tuple[int, str, int], dict[str, object]] = {}  # one row per key per statement
-    for envelope, payload in events:
+    for envelope in events:
+        payload = envelope.data
         if isinstance(payload, TopicCreated):
             key = (envelope.project_id, "topic", payload.topic_id)
             rows[key] = {"title": payload.name, "content": payload.description}
@@ -90,82 +71,54 @@ async def store_knowledge(session: AsyncSession, events: list[Decoded]) -> None:
     )
 
 
-async def store_decisions(session: AsyncSession, events: list[Decoded]) -> None:
+async def store_decisions(session: AsyncSession, events: Events) -> None:
     await lifecycle.apply_decisions(
         session,
         [
-            p
-            for _, p in events
-            if isinstance(p, ProposalApproved | ProposalRejected | ProposalMerged)
+            e.data
+            for e in events
+            if isinstance(e.data, ProposalApproved | ProposalRejected | ProposalMerged)
         ],
     )
 
 
-async def write(runtime: ServiceRuntime, events: list[Decoded], store: Store) -> None:
-    """One transaction for the batch; if PostgreSQL refuses it for something other than an
-    outage, one event at a time, skipping only the one it cannot store."""
-    if not events:
-        return
-    try:
-        async with db.transaction(runtime.sessions) as session:
-            await store(session, events)
-        return
-    except Exception as error:
-        if db.is_database_unavailable(error):
-            raise
-    for event in events:
-        try:
-            async with db.transaction(runtime.sessions) as session:
-                await store(session, [event])
-        except Exception as error:
-            if db.is_database_unavailable(error) or not db.is_data_error(error):
-                raise
-            log.warning("skipping event %s: PostgreSQL cannot store it (%s)", event[0].id, error)
-
-
-def build_event_broker(settings: AnalysisSettings, runtime: ServiceRuntime) -> NatsBroker:
-    broker = make_event_broker(settings, f"{settings.service_name}-events")
-
-    def config() -> ConsumerConfig:
-        config = ConsumerConfig(max_ack_pending=settings.consumer_batch_size * 4)
-        if settings.consumers_start_time is not None:
-            config.deliver_policy = DeliverPolicy.BY_START_TIME
-            config.opt_start_time = settings.consumers_start_time.isoformat()
-        return config
-
-    def subscriber(
-        topic: Topic, durable: str, wanted: tuple[type[EventPayload], ...], store: Store
-    ):
-        @broker.subscriber(
-            space_filter(None, topic),
-            stream=JStream(settings.stream_name, declare=False),
+def build_consumers(settings: AnalysisSettings, runtime: ServiceRuntime) -> EventConsumers:
+    def consumer(
+        topic: Topic, durable: str, wanted: Sequence[type[EventPayload]], store: Handler
+    ) -> BatchConsumer:
+        options = ConsumerOptions(
             durable=durable,
-            config=config(),
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            pull_sub=PullSub(
-                batch_size=settings.consumer_batch_size,
-                timeout=settings.consumer_batch_timeout_seconds,
-                batch=True,
-            ),
+            subject=space_filter(None, topic),
+            event_types=frozenset(t.event_type for t in wanted),
+            batch_size=settings.consumer_batch_size,
+            fetch_wait_seconds=settings.consumer_batch_timeout_seconds,
+            ack_wait_seconds=settings.consumer_ack_wait_seconds,
+            outage_delay_seconds=settings.consumer_outage_delay_seconds,
+            outage_max_delay_seconds=settings.consumer_outage_max_delay_seconds,
+            start_time=settings.consumers_start_time,
         )
-        async def handle(bodies: list[Any]) -> None:
-            await write(runtime, decode(bodies, wanted), store)
+        return BatchConsumer(settings.stream_name, options, store, runtime.sessions)
 
-        return handle
-
-    subscriber(
-        Topic.messages,
-        settings.messages_durable,
-        (MessageUpdated, ProjectConfigured),
-        store_messages,
+    consumers = [
+        consumer(
+            Topic.messages,
+            settings.messages_durable,
+            (MessageUpdated, ProjectConfigured),
+            store_messages,
+        ),
+        consumer(
+            Topic.topics, settings.knowledge_durable, (TopicCreated, AtomCreated), store_knowledge
+        ),
+        consumer(
+            Topic.proposals,
+            settings.decisions_durable,
+            (ProposalApproved, ProposalRejected, ProposalMerged),
+            store_decisions,
+        ),
+    ]
+    return EventConsumers(
+        settings.nats_url,
+        f"{settings.service_name}-events",
+        consumers,
+        **settings.nats_credentials(),
     )
-    subscriber(
-        Topic.topics, settings.knowledge_durable, (TopicCreated, AtomCreated), store_knowledge
-    )
-    subscriber(
-        Topic.proposals,
-        settings.decisions_durable,
-        (ProposalApproved, ProposalRejected, ProposalMerged),
-        store_decisions,
-    )
-    return broker

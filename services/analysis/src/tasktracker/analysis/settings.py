@@ -22,13 +22,18 @@ class AnalysisSettings(ServiceSettings):
     jobs_subject: str = "tasks.analysis"
     jobs_durable: str = "analysis-workers"
 
-    # Read models: durable pull consumers of `space.*.<topic>.>`, a batch per fetch, stored
-    # in one transaction.
+    # Read models: servicekit's BatchConsumer, durable pull consumers of `space.*.<topic>.>`,
+    # a batch per fetch stored in one transaction.
     messages_durable: str = "analysis-messages"
     knowledge_durable: str = "analysis-knowledge"
     decisions_durable: str = "analysis-decisions"
     consumer_batch_size: int = Field(default=500, ge=1, le=5000)
     consumer_batch_timeout_seconds: float = Field(default=0.2, gt=0)
+    # An event not acknowledged this long after delivery is delivered again.
+    consumer_ack_wait_seconds: float = Field(default=30, gt=0)
+    # While the database is away a batch is handed back after a delay doubling up to the max.
+    consumer_outage_delay_seconds: float = Field(default=0.5, gt=0)
+    consumer_outage_max_delay_seconds: float = Field(default=15, gt=0)
     # Where a newly created consumer starts: the whole stream (None, what a deployment wants:
     # the read models are rebuilt from the log), or events since this time (tests and
     # benchmarks on a shared NATS server whose stream holds others' events).

@@ -6,14 +6,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import func, literal_column, select, tuple_
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tasktracker.analysis.db.models import ChatMessage, KnowledgeRow, ProjectSettingsRow
 from tasktracker.contracts.events import MessageRecord, ProjectSettings
 
-_NEVER = literal_column("'-infinity'::timestamptz")
 _NO_UPDATE = -1
 
 
@@ -25,6 +24,32 @@ def _version(record: MessageRecord) -> tuple[datetime, int]:
     )
 
 
+# One statement whatever the batch size: the rows travel as ten arrays (`unnest`), so
+# neither SQLAlchemy nor PostgreSQL compiles a statement with thousands of parameters (and
+# asyncpg's limit of 32,767 is never reached). A repeated or older version matches no row of
+# the conditional update.
+_UPSERT_MESSAGES = text(
+    """
+    INSERT INTO messages (id, project_id, chat_id, update_id, author_name, author_username,
+                          author_telegram_id, text, sent_at, edited_at)
+    SELECT * FROM unnest(
+        CAST(:id AS bigint[]), CAST(:project_id AS bigint[]), CAST(:chat_id AS bigint[]),
+        CAST(:update_id AS bigint[]), CAST(:author_name AS text[]),
+        CAST(:author_username AS text[]), CAST(:author_telegram_id AS bigint[]),
+        CAST(:text AS text[]), CAST(:sent_at AS timestamptz[]),
+        CAST(:edited_at AS timestamptz[]))
+    ON CONFLICT (id) DO UPDATE SET
+        project_id = excluded.project_id, chat_id = excluded.chat_id,
+        update_id = excluded.update_id, author_name = excluded.author_name,
+        author_username = excluded.author_username,
+        author_telegram_id = excluded.author_telegram_id, text = excluded.text,
+        sent_at = excluded.sent_at, edited_at = excluded.edited_at
+    WHERE (coalesce(excluded.edited_at, '-infinity'), coalesce(excluded.update_id, -1))
+        > (coalesce(messages.edited_at, '-infinity'), coalesce(messages.update_id, -1))
+    """
+)
+
+
 async def upsert_messages(session: AsyncSession, records: Sequence[MessageRecord]) -> None:
     newest: dict[int, MessageRecord] = {}
     for record in records:
@@ -34,21 +59,7 @@ async def upsert_messages(session: AsyncSession, records: Sequence[MessageRecord
     if not newest:
         return
     rows = [_message_values(newest[key]) for key in sorted(newest)]  # id order: no deadlock
-    stmt = insert(ChatMessage).values(rows)
-    incoming = tuple_(
-        func.coalesce(stmt.excluded.edited_at, _NEVER),
-        func.coalesce(stmt.excluded.update_id, _NO_UPDATE),
-    )
-    stored = tuple_(
-        func.coalesce(ChatMessage.edited_at, _NEVER),
-        func.coalesce(ChatMessage.update_id, _NO_UPDATE),
-    )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[ChatMessage.id],
-        set_={name: stmt.excluded[name] for name in rows[0] if name != "id"},
-        where=incoming > stored,
-    )
-    await session.execute(stmt)
+    await session.execute(_UPSERT_MESSAGES, {name: [row[name] for row in rows] for name in rows[0]})
 
 
 def _message_values(record: MessageRecord) -> dict[str, object]:
