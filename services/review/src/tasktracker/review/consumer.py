@@ -1,140 +1,90 @@
-"""Review's event consumers: durable JetStream pull consumers, a batch per fetch, stored in one
-transaction.
+"""Review's event consumers: servicekit's `BatchConsumer` (durable nats-py pull consumers), a
+batch per fetch stored in one transaction and acknowledged after the commit.
 
 * `space.*.analysis_runs.>`: `proposals_created` (proposals, idempotent by id) and
-  `run_closed`; the run's other events are acknowledged and ignored.
-* `space.*.messages.message.updated`: the read model of source texts.
+  `run_closed`; the run's other events are acknowledged unread.
+* `space.*.messages.message.updated`: the read model of source texts (one `unnest` upsert).
 
-servicekit's `subscribe_topic` fixes a one-message `PullSub`, so the batch subscribers are
-declared here, with `declare=False` (DESIGN.md §2). A batch PostgreSQL refuses for something
-other than an outage is stored one event at a time, so a poison event is skipped alone
-instead of stalling the consumer; an outage fails the batch, which is delivered again.
+Outage backoff, poison events (a batch PostgreSQL refuses is stored one event at a time, the
+one it still refuses logged and acknowledged) and acknowledgement live in servicekit.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
-
-from faststream import AckPolicy
-from faststream.nats import JStream, NatsBroker, PullSub
-from nats.js.api import ConsumerConfig, DeliverPolicy
-from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tasktracker.contracts.envelope import RawEnvelope
+from tasktracker.contracts.envelope import Envelope
 from tasktracker.contracts.events import (
+    EventPayload,
     MessageUpdated,
     RunClosed,
     TaskProposalsCreated,
-    decode_event,
 )
-from tasktracker.contracts.events.registry import InvalidEventError, UnknownEventError
 from tasktracker.contracts.subjects import Topic, space_filter
 from tasktracker.review.db import intake, messages
 from tasktracker.review.settings import ReviewSettings
-from tasktracker.servicekit import db
-from tasktracker.servicekit.events import make_event_broker
+from tasktracker.servicekit.consumers import (
+    BatchConsumer,
+    ConsumerOptions,
+    EventConsumers,
+    Handler,
+)
 from tasktracker.servicekit.runtime import ServiceRuntime
-
-log = logging.getLogger(__name__)
 
 ANALYSIS_RUNS = space_filter(None, Topic.analysis_runs)
 MESSAGE_UPDATED = space_filter(None, Topic.messages).removesuffix(">") + MessageUpdated.event_type
-T = TypeVar("T")
+
+Events = list[Envelope[EventPayload]]
 
 
-def build_event_broker(settings: ReviewSettings, runtime: ServiceRuntime) -> NatsBroker:
-    broker = make_event_broker(settings, f"{settings.service_name}-events")
-    similarity = intake.Similarity(settings.similarity_threshold, settings.similarity_max_tasks)
-
-    def batch_subscriber(subject: str, durable: str):
-        return broker.subscriber(
-            subject,
-            stream=JStream(settings.stream_name, declare=False),
-            durable=durable,
-            config=_consumer_config(settings),
-            ack_policy=AckPolicy.NACK_ON_ERROR,  # a failed batch is delivered again
-            pull_sub=PullSub(
-                batch_size=settings.events_batch_size,
-                timeout=settings.events_batch_timeout_seconds,
-                batch=True,
-            ),
+def store_runs(similarity: intake.Similarity) -> Handler:
+    async def store(session: AsyncSession, events: Events) -> None:
+        # proposals before closes: a batch holding both of one run stores the proposals first
+        await intake.store_proposals(
+            session,
+            [(e.project_id, e.data) for e in events if isinstance(e.data, TaskProposalsCreated)],
+            similarity,
+        )
+        await intake.close_runs(
+            session, [(e.project_id, e.data) for e in events if isinstance(e.data, RunClosed)]
         )
 
-    @batch_subscriber(ANALYSIS_RUNS, settings.runs_durable)
-    async def on_analysis_runs(bodies: list[Any]) -> None:
-        created: list[tuple[int, TaskProposalsCreated]] = []
-        closed: list[tuple[int, RunClosed]] = []
-        for body in bodies:
-            decoded = _decode(body)
-            if decoded is None:
-                continue
-            project_id, payload = decoded
-            if isinstance(payload, TaskProposalsCreated):
-                created.append((project_id, payload))
-            elif isinstance(payload, RunClosed):
-                closed.append((project_id, payload))
-
-        async def write(session: AsyncSession, items: Sequence[tuple[int, Any]]) -> None:
-            await intake.store_proposals(
-                session, [i for i in items if isinstance(i[1], TaskProposalsCreated)], similarity
-            )
-            await intake.close_runs(session, [i for i in items if isinstance(i[1], RunClosed)])
-
-        # proposals before closes: a batch holding both of one run stores the proposals first
-        await store(runtime, [*created, *closed], write)
-
-    @batch_subscriber(MESSAGE_UPDATED, settings.messages_durable)
-    async def on_message_updated(bodies: list[Any]) -> None:
-        records = []
-        for body in bodies:
-            decoded = _decode(body)
-            if decoded is not None and isinstance(decoded[1], MessageUpdated):
-                records.append(decoded[1].message)
-        await store(runtime, records, messages.upsert_messages)
-
-    return broker
+    return store
 
 
-def _consumer_config(settings: ReviewSettings) -> ConsumerConfig:
-    config = ConsumerConfig(max_ack_pending=settings.events_batch_size * 4)
-    if settings.events_since is not None:
-        config.deliver_policy = DeliverPolicy.BY_START_TIME
-        config.opt_start_time = settings.events_since
-    return config
+async def store_messages(session: AsyncSession, events: Events) -> None:
+    await messages.upsert_messages(
+        session, [e.data.message for e in events if isinstance(e.data, MessageUpdated)]
+    )
 
 
-def _decode(body: Any) -> tuple[int, Any] | None:
-    try:
-        envelope = RawEnvelope.model_validate(body)
-        return envelope.project_id, decode_event(envelope)
-    except (ValidationError, InvalidEventError, UnknownEventError) as exc:
-        # not ours to fix: skipped, never retried forever
-        log.warning("skipping an invalid event: %s", str(exc)[:300])
-        return None
+def build_consumers(settings: ReviewSettings, runtime: ServiceRuntime) -> EventConsumers:
+    similarity = intake.Similarity(settings.similarity_threshold, settings.similarity_max_tasks)
 
+    def consumer(
+        subject: str, durable: str, event_types: frozenset[str] | None, store: Handler
+    ) -> BatchConsumer:
+        options = ConsumerOptions(
+            durable=durable,
+            subject=subject,
+            event_types=event_types,
+            batch_size=settings.events_batch_size,
+            fetch_wait_seconds=settings.events_batch_timeout_seconds,
+            ack_wait_seconds=settings.events_ack_wait_seconds,
+            outage_delay_seconds=settings.events_outage_delay_seconds,
+            outage_max_delay_seconds=settings.events_outage_max_delay_seconds,
+            start_time=settings.events_since,
+        )
+        return BatchConsumer(settings.stream_name, options, store, runtime.sessions)
 
-async def store(
-    runtime: ServiceRuntime,
-    items: Sequence[T],
-    write: Callable[[AsyncSession, Sequence[T]], Awaitable[object]],
-) -> None:
-    if not items:
-        return
-    try:
-        async with db.transaction(runtime.sessions) as session:
-            await write(session, items)
-        return
-    except Exception as error:
-        if db.is_database_unavailable(error):
-            raise
-    for item in items:
-        try:
-            async with db.transaction(runtime.sessions) as session:
-                await write(session, [item])
-        except Exception as error:
-            if db.is_database_unavailable(error) or not db.is_data_error(error):
-                raise
-            log.warning("skipping an event PostgreSQL cannot store: %s", error)
+    run_events = frozenset({TaskProposalsCreated.event_type, RunClosed.event_type})
+    consumers = [
+        consumer(ANALYSIS_RUNS, settings.runs_durable, run_events, store_runs(similarity)),
+        consumer(MESSAGE_UPDATED, settings.messages_durable, None, store_messages),
+    ]
+    return EventConsumers(
+        settings.nats_url,
+        f"{settings.service_name}-events",
+        consumers,
+        **settings.nats_credentials(),
+    )

@@ -21,13 +21,18 @@ class ReviewSettings(ServiceSettings):
     jobs_subject: str = "tasks.review"
     jobs_durable: str = "review-workers"
 
-    # Durable pull consumers of `space.*.analysis_runs.>` (proposals_created, run_closed) and
-    # `space.*.messages.message.updated` (the source texts), a batch per fetch, one
-    # transaction per batch.
+    # servicekit's BatchConsumer: durable pull consumers of `space.*.analysis_runs.>`
+    # (proposals_created, run_closed) and `space.*.messages.message.updated` (the source
+    # texts), a batch per fetch, one transaction per batch.
     runs_durable: str = "review-runs"
     messages_durable: str = "review-messages"
     events_batch_size: int = Field(default=500, ge=1, le=5000)
     events_batch_timeout_seconds: float = Field(default=0.2, gt=0)
+    # An event not acknowledged this long after delivery is delivered again.
+    events_ack_wait_seconds: float = Field(default=30, gt=0)
+    # While the database is away a batch is handed back after a delay doubling up to the max.
+    events_outage_delay_seconds: float = Field(default=0.5, gt=0)
+    events_outage_max_delay_seconds: float = Field(default=15, gt=0)
     # A consumer created with this set starts at this time instead of the stream's first
     # event (tests on a shared stream; a deployment that needs no older source texts).
     events_since: datetime | None = None

@@ -5,14 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import func, literal_column, select, tuple_
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tasktracker.contracts.events import MessageRecord
 from tasktracker.review.db.models import MessageRow
 
-_NEVER = literal_column("'-infinity'::timestamptz")
 _NO_UPDATE = -1
 
 
@@ -35,38 +33,44 @@ def newest_versions(records: Sequence[MessageRecord]) -> list[MessageRecord]:
     return [newest[key] for key in sorted(newest)]
 
 
+# One statement whatever the batch size: the rows travel as seven arrays (`unnest`), so
+# neither SQLAlchemy nor PostgreSQL compiles a statement with thousands of parameters (and
+# asyncpg's limit of 32,767 is never reached). A repeated or older version matches no row of
+# the conditional update.
+_UPSERT = text(
+    """
+    INSERT INTO messages (id, project_id, update_id, author_name, text, sent_at, edited_at)
+    SELECT * FROM unnest(
+        CAST(:id AS bigint[]), CAST(:project_id AS bigint[]), CAST(:update_id AS bigint[]),
+        CAST(:author_name AS text[]), CAST(:text AS text[]),
+        CAST(:sent_at AS timestamptz[]), CAST(:edited_at AS timestamptz[]))
+    ON CONFLICT (id) DO UPDATE SET
+        project_id = excluded.project_id, update_id = excluded.update_id,
+        author_name = excluded.author_name, text = excluded.text,
+        sent_at = excluded.sent_at, edited_at = excluded.edited_at
+    WHERE (coalesce(excluded.edited_at, '-infinity'), coalesce(excluded.update_id, -1))
+        > (coalesce(messages.edited_at, '-infinity'), coalesce(messages.update_id, -1))
+    RETURNING id
+    """
+)
+
+
 async def upsert_messages(session: AsyncSession, records: Sequence[MessageRecord]) -> int:
     """New messages and newer versions in one statement; a repeated or older version changes
     nothing. How many rows changed."""
-    rows = [
-        {
-            "id": r.id,
-            "project_id": r.project_id,
-            "update_id": r.update_id,
-            "author_name": r.author.display_name,
-            "text": r.text,
-            "sent_at": r.sent_at,
-            "edited_at": r.edited_at,
-        }
-        for r in newest_versions(records)
-    ]
-    if not rows:
+    newest = newest_versions(records)
+    if not newest:
         return 0
-    stmt = insert(MessageRow).values(rows)
-    incoming = tuple_(
-        func.coalesce(stmt.excluded.edited_at, _NEVER),
-        func.coalesce(stmt.excluded.update_id, _NO_UPDATE),
-    )
-    stored = tuple_(
-        func.coalesce(MessageRow.edited_at, _NEVER),
-        func.coalesce(MessageRow.update_id, _NO_UPDATE),
-    )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[MessageRow.id],
-        set_={name: stmt.excluded[name] for name in rows[0] if name != "id"},
-        where=incoming > stored,
-    ).returning(MessageRow.id)
-    return len((await session.execute(stmt)).all())
+    params = {
+        "id": [r.id for r in newest],
+        "project_id": [r.project_id for r in newest],
+        "update_id": [r.update_id for r in newest],
+        "author_name": [r.author.display_name for r in newest],
+        "text": [r.text for r in newest],
+        "sent_at": [r.sent_at for r in newest],
+        "edited_at": [r.edited_at for r in newest],
+    }
+    return len((await session.execute(_UPSERT, params)).all())
 
 
 async def of_project(
