@@ -7,6 +7,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -49,13 +50,7 @@ def service_cli(
     configure_logging(settings.log_level)
 
     if args.command == "api":
-        uvicorn.run(
-            app_factory,
-            factory=True,
-            host=args.host or settings.host,
-            port=args.port or settings.port,
-            log_level=settings.log_level.lower(),
-        )
+        uvicorn.run(app_factory, **uvicorn_options(settings, args.host, args.port))
     elif args.command == "migrate":
         from tasktracker.servicekit.migrations import upgrade  # alembic only when migrating
 
@@ -84,6 +79,21 @@ def service_cli(
             or 0
         )
     return 0
+
+
+def uvicorn_options(
+    settings: ServiceSettings, host: str | None = None, port: int | None = None
+) -> dict[str, Any]:
+    """uvicorn's options for `api`. Its access log (a line per request at INFO) only when the
+    service's settings turn it on (`TT_<SERVICE>_ACCESS_LOG=true`): off, as the gateway's."""
+    return {
+        "factory": True,
+        "host": host or settings.host,
+        "port": port or settings.port,
+        "log_level": settings.log_level.lower(),
+        # getattr: a service whose settings have no `access_log` field logs no requests
+        "access_log": bool(getattr(settings, "access_log", False)),
+    }
 
 
 def taskiq_log_level(level: str) -> str:
