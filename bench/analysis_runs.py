@@ -27,7 +27,7 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 import tasktracker.analysis
 from bench.infra import bench_infra
 from bench.report import Figure, print_figures
-from tasktracker.analysis.agent import answer_with, build_agent, last_user_prompt
+from tasktracker.analysis.agent import build_agent
 from tasktracker.analysis.db import read_models, runs
 from tasktracker.analysis.db.models import ProjectSettingsRow
 from tasktracker.analysis.domain.offline_tasks import extract
@@ -40,6 +40,7 @@ from tasktracker.contracts.events import MessageAuthor, MessageRecord
 from tasktracker.devstack.embedded import database_url
 from tasktracker.servicekit import db
 from tasktracker.servicekit.db import asyncpg_dsn
+from tasktracker.servicekit.llm import answer_with, last_user_prompt
 from tasktracker.servicekit.migrations import upgrade
 
 MIGRATIONS = Path(tasktracker.analysis.__file__).with_name("migrations")

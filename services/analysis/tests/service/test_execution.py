@@ -11,7 +11,7 @@ from pydantic_ai.messages import ModelMessage, ModelResponse
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from sqlalchemy import select
 
-from tasktracker.analysis.agent import answer_with, build_agent, offline_task_rules_model
+from tasktracker.analysis.agent import build_agent, offline_task_rules_model
 from tasktracker.analysis.db.models import BatchRow, ProposalRow
 from tasktracker.analysis.domain.proposals import TaskDraft, TaskProposals
 from tasktracker.analysis.execute import Executor
@@ -19,6 +19,7 @@ from tasktracker.analysis.lifecycle import apply_decisions
 from tasktracker.analysis.ratelimit import RequestsPerMinute
 from tasktracker.contracts.events import ProposalApproved, ProposalRejected, RunCounters
 from tasktracker.servicekit import db
+from tasktracker.servicekit.llm import answer_with
 
 from .support import create_run, run_state, seed, staged_events
 

@@ -27,7 +27,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tasktracker.analysis import lifecycle
-from tasktracker.analysis.agent import TaskAgent, model_name, propose
+from tasktracker.analysis.agent import TaskAgent, propose
 from tasktracker.analysis.db import read_models, runs
 from tasktracker.analysis.db.models import BatchRow, ChatMessage, ProposalRow, RunRow
 from tasktracker.analysis.domain.batching import (
@@ -44,6 +44,7 @@ from tasktracker.analysis.store import OUTBOX
 from tasktracker.contracts.events import ProgressUpdated, RunStarted, TaskProposalsCreated
 from tasktracker.servicekit import db
 from tasktracker.servicekit.jobs import describe_error, is_permanent, must_wait
+from tasktracker.servicekit.llm import model_name
 
 log = logging.getLogger(__name__)
 ERROR_LIMIT = 1000

@@ -7,11 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pydantic_ai import Agent
-from pydantic_ai.messages import ModelMessage, ModelResponse, ToolCallPart, UserPromptPart
 from pydantic_ai.models import Model
-from pydantic_ai.models.function import AgentInfo, FunctionModel
-from pydantic_ai.models.openai import OpenAIChatModel
-from pydantic_ai.providers.openai import OpenAIProvider
+from pydantic_ai.models.function import FunctionModel
 from pydantic_ai.settings import ModelSettings
 
 from tasktracker.knowledge.domain import offline_rules
@@ -23,6 +20,7 @@ from tasktracker.knowledge.domain.extraction import (
     render_prompt,
 )
 from tasktracker.knowledge.settings import OFFLINE_MODEL, KnowledgeSettings
+from tasktracker.servicekit.llm import configured_model, rules_model
 
 ExtractionAgent = Agent[None, Extraction]
 
@@ -30,40 +28,17 @@ ExtractionAgent = Agent[None, Extraction]
 def offline_rules_model() -> FunctionModel:
     """The deterministic rules of `domain/offline_rules.py`, answering through the same output
     tool an LLM would call."""
-
-    def answer(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
-        prompt = _last_user_prompt(messages)
-        extraction = offline_rules.extract(parse_prompt(prompt))
-        return ModelResponse(
-            parts=[
-                ToolCallPart(
-                    tool_name=info.output_tools[0].name, args=extraction.model_dump(mode="json")
-                )
-            ],
-            model_name=OFFLINE_MODEL,
-        )
-
-    return FunctionModel(answer, model_name=OFFLINE_MODEL)
-
-
-def _last_user_prompt(messages: list[ModelMessage]) -> str:
-    for message in reversed(messages):
-        for part in getattr(message, "parts", ()):
-            if isinstance(part, UserPromptPart) and isinstance(part.content, str):
-                return part.content
-    raise ValueError("no prompt to extract from")
+    return rules_model(OFFLINE_MODEL, lambda prompt: offline_rules.extract(parse_prompt(prompt)))
 
 
 def build_model(settings: KnowledgeSettings) -> Model | str:
-    if settings.llm_model == OFFLINE_MODEL:
-        return offline_rules_model()
-    if settings.llm_base_url:
-        api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "none"
-        name = settings.llm_model.removeprefix("openai:")
-        return OpenAIChatModel(
-            name, provider=OpenAIProvider(base_url=settings.llm_base_url, api_key=api_key)
-        )
-    return settings.llm_model  # any pydantic-ai model string: "openai:gpt-4o-mini", …
+    return configured_model(
+        settings.llm_model,
+        base_url=settings.llm_base_url,
+        api_key=settings.llm_api_key,
+        offline_name=OFFLINE_MODEL,
+        offline=offline_rules_model,
+    )
 
 
 def build_agent(settings: KnowledgeSettings, model: Model | str | None = None) -> ExtractionAgent:
@@ -75,11 +50,6 @@ def build_agent(settings: KnowledgeSettings, model: Model | str | None = None) -
         model_settings=ModelSettings(timeout=settings.llm_timeout_seconds, temperature=0),
         name="knowledge-extraction",
     )
-
-
-def model_name(agent: ExtractionAgent) -> str:
-    model = agent.model
-    return model if isinstance(model, str) else getattr(model, "model_name", str(model))
 
 
 async def extract_chunk(agent: ExtractionAgent, lines: Sequence[ChatLine]) -> Extraction:

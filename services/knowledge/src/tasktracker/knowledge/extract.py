@@ -22,7 +22,7 @@ from tasktracker.contracts.events import (
     KnowledgeProposalsCreated,
     TopicProposalData,
 )
-from tasktracker.knowledge.agent import ExtractionAgent, extract_chunk, model_name
+from tasktracker.knowledge.agent import ExtractionAgent, extract_chunk
 from tasktracker.knowledge.db import extractions, messages
 from tasktracker.knowledge.db.models import ChatMessage, ExtractionRow, ProposalRow, TopicRow
 from tasktracker.knowledge.domain.extraction import ChatLine, Extraction, chunks, name_key
@@ -30,6 +30,7 @@ from tasktracker.knowledge.domain.proposals import ChunkPlan, KnownTopic, plan_c
 from tasktracker.knowledge.store import OUTBOX
 from tasktracker.servicekit import db
 from tasktracker.servicekit.jobs import describe_error, is_permanent, must_wait
+from tasktracker.servicekit.llm import model_name
 
 log = logging.getLogger(__name__)
 ERROR_LIMIT = 1000

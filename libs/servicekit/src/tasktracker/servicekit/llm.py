@@ -1,0 +1,71 @@
+"""pydantic-ai plumbing that both LLM steps share (DESIGN.md §6), no business rules.
+
+Which model a setting names (a pydantic-ai model string, a model served by an
+OpenAI-compatible base URL, or a service's offline rules), deterministic rules answering
+through the agent's output tool exactly as an LLM would, and the model name a result records.
+Needs the `llm` extra (`tasktracker-servicekit[llm]`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel, SecretStr
+from pydantic_ai import Agent
+from pydantic_ai.messages import ModelMessage, ModelResponse, ToolCallPart, UserPromptPart
+from pydantic_ai.models import Model
+from pydantic_ai.models.function import AgentInfo, FunctionModel
+from pydantic_ai.models.openai import OpenAIChatModel
+from pydantic_ai.providers.openai import OpenAIProvider
+
+
+def last_user_prompt(messages: list[ModelMessage]) -> str:
+    """The newest text prompt of a conversation (what a rules model answers)."""
+    for message in reversed(messages):
+        for part in getattr(message, "parts", ()):
+            if isinstance(part, UserPromptPart) and isinstance(part.content, str):
+                return part.content
+    raise ValueError("no prompt to answer")
+
+
+def answer_with(output: BaseModel, info: AgentInfo, model_name: str) -> ModelResponse:
+    """A response that calls the agent's output tool with `output`, as an LLM would."""
+    call = ToolCallPart(tool_name=info.output_tools[0].name, args=output.model_dump(mode="json"))
+    return ModelResponse(parts=[call], model_name=model_name)
+
+
+def rules_model(name: str, rules: Callable[[str], BaseModel]) -> FunctionModel:
+    """Deterministic `rules` (prompt text in, typed output out) as a pydantic-ai model named
+    `name`, so they run through the same agent and output type as a real model."""
+
+    def answer(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        return answer_with(rules(last_user_prompt(messages)), info, name)
+
+    return FunctionModel(answer, model_name=name)
+
+
+def configured_model(
+    model: str,
+    *,
+    base_url: str | None,
+    api_key: SecretStr | None,
+    offline_name: str,
+    offline: Callable[[], Model],
+) -> Model | str:
+    """The model a service's settings name: its offline rules, a model served by an
+    OpenAI-compatible server at `base_url`, or any pydantic-ai model string as it is
+    (`openai:gpt-4o-mini`, `anthropic:…`, `ollama:…`)."""
+    if model == offline_name:
+        return offline()
+    if base_url:
+        key = api_key.get_secret_value() if api_key else "none"
+        provider = OpenAIProvider(base_url=base_url, api_key=key)
+        return OpenAIChatModel(model.removeprefix("openai:"), provider=provider)
+    return model
+
+
+def model_name(agent: Agent[Any, Any]) -> str:
+    """What a result records as the model that produced it."""
+    model = agent.model
+    return model if isinstance(model, str) else getattr(model, "model_name", str(model))
