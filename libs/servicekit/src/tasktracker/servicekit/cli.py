@@ -91,8 +91,7 @@ def uvicorn_options(
         "host": host or settings.host,
         "port": port or settings.port,
         "log_level": settings.log_level.lower(),
-        # getattr: a service whose settings have no `access_log` field logs no requests
-        "access_log": bool(getattr(settings, "access_log", False)),
+        "access_log": settings.access_log,
     }
 
 

@@ -51,6 +51,8 @@ class ServiceSettings(NatsSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     log_level: str = "INFO"
+    # uvicorn's line per request at INFO (the `api` command); off, as the gateway's.
+    access_log: bool = False
     # The key the gateway signs each request's caller with (`servicekit.actor`), the same in
     # the gateway and every service: `TT_INTERNAL_ACTOR_KEY`. The API refuses to start without.
     internal_actor_key: SecretStr | None = Field(

@@ -18,8 +18,6 @@ class AnalysisSettings(ServiceSettings):
     service_name: str = "analysis"
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/tasktracker_analysis"
     port: int = 8003
-    # uvicorn's line per request at INFO (servicekit's `api` command)
-    access_log: bool = False
     jobs_stream: str = "TASKS_ANALYSIS"
     jobs_subject: str = "tasks.analysis"
     jobs_durable: str = "analysis-workers"

@@ -35,4 +35,9 @@ def build_consumers(settings: KnowledgeSettings, runtime: ServiceRuntime) -> Eve
         start_time=settings.messages_start_time,
     )
     consumer = BatchConsumer(settings.stream_name, options, store_messages, runtime.sessions)
-    return EventConsumers(settings.nats_url, f"{settings.service_name}-events", [consumer])
+    return EventConsumers(
+        settings.nats_url,
+        f"{settings.service_name}-events",
+        [consumer],
+        **settings.nats_credentials(),
+    )

@@ -17,8 +17,6 @@ class ReviewSettings(ServiceSettings):
     service_name: str = "review"
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/tasktracker_review"
     port: int = 8004
-    # uvicorn's line per request at INFO (servicekit's `api` command)
-    access_log: bool = False
     jobs_stream: str = "TASKS_REVIEW"
     jobs_subject: str = "tasks.review"
     jobs_durable: str = "review-workers"
