@@ -16,15 +16,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
 import jwt
 import pytest
 
 from tasktracker.contracts.auth import Claims
 from tasktracker.contracts.enums import Role
 from tasktracker.devstack.embedded import free_port
-from tasktracker.servicekit.db import asyncpg_dsn
-from tests.fixtures.full_stack import full_stack, reserve_project_ids
+from tests.fixtures.full_stack import full_stack, reserve_project_ids, start_ids_at
 from tests.fixtures.processes import ServiceProcess, running
 
 
@@ -84,10 +82,8 @@ async def phase1_stack(
     )
     output, _ = await migrate.communicate()
     assert migrate.returncode == 0, output.decode()
-    base = next(project_ids)
-    for _ in range(99):  # reserve a block: the projects this stack creates get these ids
-        next(project_ids)
-    await _start_project_ids_at(db_url, base)
+    # a block of ids: the projects (and messages) this stack creates
+    await start_ids_at(db_url, reserve_project_ids(project_ids))
     processes = (
         ServiceProcess(
             "ingestion-api",
@@ -112,15 +108,6 @@ async def phase1_stack(
             jwt_secret=jwt_secret,
             log_dir=log_dir,
         )
-
-
-async def _start_project_ids_at(db_url: str, base: int) -> None:
-    conn = await asyncpg.connect(asyncpg_dsn(db_url))
-    try:
-        sequence = await conn.fetchval("SELECT pg_get_serial_sequence('projects', 'id')")
-        await conn.execute(f"ALTER SEQUENCE {sequence} RESTART WITH {base}")
-    finally:
-        await conn.close()
 
 
 @pytest.fixture(scope="session")

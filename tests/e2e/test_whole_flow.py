@@ -65,13 +65,17 @@ def chat_updates(chat_id: int, start: datetime) -> list[dict]:
 
 async def eventually(get, check, what: str, seconds: float = 60.0):
     """Poll a REST read until `check` holds (read models catch up asynchronously)."""
-    async with asyncio.timeout(seconds):
-        while True:
-            value = await get()
-            if check(value):
-                return value
-            await asyncio.sleep(0.2)
-    raise AssertionError(what)  # pragma: no cover - the timeout raises first
+    value = None
+    try:
+        async with asyncio.timeout(seconds):
+            while True:
+                value = await get()
+                if check(value):
+                    return value
+                await asyncio.sleep(0.2)
+    except TimeoutError:
+        shown = getattr(value, "text", value)
+        raise AssertionError(f"{what}: not within {seconds} s; last answer {shown!r}") from None
 
 
 def run_events(socket: SpaceSocket, run_id: str) -> list[dict]:
