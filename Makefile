@@ -14,7 +14,7 @@ env: .venv/.synced
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
 		|| python3 -m pip install --quiet uv
 	# compiled once here: the environment may forbid writing .pyc at import, and importing
-	# aiogram from source costs every service process seconds at start
+	# pydantic-ai, SQLAlchemy and friends from source costs every process seconds at start
 	$(UV) sync --frozen --compile-bytecode
 	@touch $@
 
