@@ -2,33 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-import nats
 import pytest
 from fastapi import FastAPI
-from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import tasktracker.analysis
 from tasktracker.analysis.app import create_app
 from tasktracker.analysis.settings import AnalysisSettings
-from tasktracker.servicekit import db
-from tasktracker.servicekit.migrations import upgrade
 from tests.fixtures.clients import asgi_client
+from tests.fixtures.infra import migrated_database, session_factory
 
 MIGRATIONS = Path(tasktracker.analysis.__file__).with_name("migrations")
 
 
 @pytest.fixture(scope="session")
 async def analysis_db(database_factory) -> str:
-    url = database_factory("analysis")
-    await asyncio.to_thread(upgrade, url, MIGRATIONS)
-    return url
+    return await migrated_database(database_factory, "analysis")
 
 
 @pytest.fixture(scope="session")
@@ -51,9 +45,8 @@ def settings(analysis_db: str, nats_url: str, session_id: str) -> AnalysisSettin
 
 @pytest.fixture(scope="session")
 async def sessions(analysis_db: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = db.create_engine(analysis_db)
-    yield db.session_factory(engine)
-    await engine.dispose()
+    async for factory in session_factory(analysis_db):
+        yield factory
 
 
 @pytest.fixture(scope="session")
@@ -65,10 +58,3 @@ async def app(settings: AnalysisSettings) -> FastAPI:
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with asgi_client(app) as client:
         yield client
-
-
-@pytest.fixture(scope="session")
-async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
-    connection = await nats.connect(nats_url)
-    yield connection.jetstream()
-    await connection.close()

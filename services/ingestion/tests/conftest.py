@@ -13,10 +13,8 @@ from functools import partial
 from pathlib import Path
 
 import httpx
-import nats
 import pytest
 from fastapi import FastAPI
-from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import tasktracker.ingestion
@@ -92,13 +90,6 @@ def release(app: FastAPI) -> Release:
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with asgi_client(app) as client:
         yield client
-
-
-@pytest.fixture(scope="session")
-async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
-    connection = await nats.connect(nats_url)
-    yield connection.jetstream()
-    await connection.close()
 
 
 def console_script(name: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -10,18 +9,15 @@ from pathlib import Path
 from typing import TypeVar
 
 import httpx
-import nats
 import pytest
 from fastapi import FastAPI
-from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import tasktracker.knowledge
 from tasktracker.knowledge.app import create_app
 from tasktracker.knowledge.settings import KnowledgeSettings
-from tasktracker.servicekit import db
-from tasktracker.servicekit.migrations import upgrade
 from tests.fixtures.clients import asgi_client
+from tests.fixtures.infra import migrated_database, session_factory
 
 MIGRATIONS = Path(tasktracker.knowledge.__file__).with_name("migrations")
 _ids = itertools.count(1)
@@ -30,9 +26,7 @@ T = TypeVar("T")
 
 @pytest.fixture(scope="session")
 async def knowledge_db(database_factory) -> str:
-    url = database_factory("knowledge")
-    await asyncio.to_thread(upgrade, url, MIGRATIONS)
-    return url
+    return await migrated_database(database_factory, "knowledge")
 
 
 @pytest.fixture(scope="session")
@@ -54,9 +48,8 @@ def settings(knowledge_db: str, nats_url: str, session_id: str) -> KnowledgeSett
 
 @pytest.fixture(scope="session")
 async def sessions(knowledge_db: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = db.create_engine(knowledge_db)
-    yield db.session_factory(engine)
-    await engine.dispose()
+    async for factory in session_factory(knowledge_db):
+        yield factory
 
 
 @pytest.fixture(scope="session")
@@ -68,10 +61,3 @@ async def app(settings: KnowledgeSettings) -> FastAPI:
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with asgi_client(app) as client:
         yield client
-
-
-@pytest.fixture(scope="session")
-async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
-    connection = await nats.connect(nats_url)
-    yield connection.jetstream()
-    await connection.close()
