@@ -15,7 +15,8 @@ from sqlalchemy import text
 
 from tasktracker.devstack.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from tasktracker.servicekit.db import create_engine, is_database_unavailable
-from tasktracker.servicekit.jobs import DependencyUnavailable, make_job_broker
+from tasktracker.servicekit.job_errors import DependencyUnavailable
+from tasktracker.servicekit.jobs import make_job_broker
 
 from .jobs_support import job_settings, running_worker, wait_until
 

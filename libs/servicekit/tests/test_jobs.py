@@ -10,7 +10,8 @@ import nats
 from taskiq.kicker import AsyncKicker
 
 from tasktracker.servicekit.dead_letters import requeue_parked
-from tasktracker.servicekit.jobs import PermanentJobError, make_job_broker
+from tasktracker.servicekit.job_errors import PermanentJobError
+from tasktracker.servicekit.jobs import make_job_broker
 
 from .jobs_support import job_settings, running_worker, wait_until
 

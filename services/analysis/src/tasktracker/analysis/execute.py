@@ -43,7 +43,7 @@ from tasktracker.analysis.ratelimit import RequestsPerMinute
 from tasktracker.analysis.store import OUTBOX
 from tasktracker.contracts.events import ProgressUpdated, RunStarted, TaskProposalsCreated
 from tasktracker.servicekit import db
-from tasktracker.servicekit.jobs import describe_error, is_permanent, must_wait
+from tasktracker.servicekit.job_errors import describe_error, is_permanent, must_wait
 from tasktracker.servicekit.llm import model_name
 
 log = logging.getLogger(__name__)

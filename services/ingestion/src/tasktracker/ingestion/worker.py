@@ -21,7 +21,8 @@ from tasktracker.ingestion.queue import RELEASE_PARKED, SAVE_TELEGRAM_MESSAGE, e
 from tasktracker.ingestion.settings import IngestionSettings
 from tasktracker.servicekit import db
 from tasktracker.servicekit.batching import BatchWriter
-from tasktracker.servicekit.jobs import JobBroker, make_job_broker, must_wait
+from tasktracker.servicekit.job_errors import must_wait
+from tasktracker.servicekit.jobs import JobBroker, make_job_broker
 from tasktracker.servicekit.worker import WorkerRuntime
 
 log = logging.getLogger(__name__)

@@ -29,7 +29,7 @@ from tasktracker.knowledge.domain.extraction import ChatLine, Extraction, chunks
 from tasktracker.knowledge.domain.proposals import ChunkPlan, KnownTopic, plan_chunk
 from tasktracker.knowledge.store import OUTBOX
 from tasktracker.servicekit import db
-from tasktracker.servicekit.jobs import describe_error, is_permanent, must_wait
+from tasktracker.servicekit.job_errors import describe_error, is_permanent, must_wait
 from tasktracker.servicekit.llm import model_name
 
 log = logging.getLogger(__name__)
