@@ -6,7 +6,9 @@ output comes through the runner rather than straight to the terminal: a closed t
 every write fail, and honcho, failing to print "SIGTERM received", would die before stopping
 its children. The runner drops the lines only it causes (its readiness probes, honcho's
 shutdown chatter) and keeps each service's process group — honcho starts each in a session of
-its own — so that anything honcho leaves behind is killed too.
+its own — so that anything honcho leaves behind is killed too. honcho can also be stopped
+while it is still starting a service, before it prints that service's pid: every process it
+starts carries this run's marker in its environment, and whatever still carries it is killed.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -22,6 +25,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
+import psutil
+
+RUN_MARKER = "TT_DEV_RUN_MARKER"
 STARTED = re.compile(r"\| (?P<name>\S+) started \(pid=(?P<pid>\d+)\)")
 # Lines that exist only because the runner probes readiness or stops honcho.
 NOISE = (
@@ -56,7 +62,8 @@ def is_noise(line: str) -> bool:
 class Supervisor:
     def __init__(self, procfile: Path, root: Path, env: Mapping[str, str], console: Console):
         self._argv = [sys.executable, "-m", "honcho", "start", "-f", str(procfile), "-d", str(root)]
-        self._env = dict(env)
+        self._marker = secrets.token_hex(8)
+        self._env = {**env, RUN_MARKER: self._marker}
         self._console = console
         self._process: subprocess.Popen[str] | None = None
         self._relay: threading.Thread | None = None
@@ -105,6 +112,14 @@ class Supervisor:
         for group in (process.pid, *self.process_groups.values()):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(group, signal.SIGKILL)
+        self._kill_marked()
+
+    def _kill_marked(self) -> None:
+        """Kill every process started for this run that is still alive (see the docstring)."""
+        for candidate in psutil.process_iter():
+            with contextlib.suppress(psutil.Error):
+                if candidate.environ().get(RUN_MARKER) == self._marker:
+                    candidate.kill()
 
     def _relay_output(self) -> None:
         assert self._process is not None and self._process.stdout is not None
