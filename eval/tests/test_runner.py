@@ -73,12 +73,12 @@ async def test_a_stand_in_models_tool_call_is_parsed_cleaned_and_scored() -> Non
     assert output.model_calls > 1  # one per chunk and per batch, counted from usage
 
 
-async def test_the_offline_run_scores_both_chats_and_prints_one_row_per_extractor() -> None:
+async def test_the_offline_run_scores_every_chat_and_prints_one_row_per_extractor() -> None:
     result = await evaluate(ModelChoice())
-    assert set(result["chats"]) == {"ops_week", "sample_week"}
+    assert set(result["chats"]) == {"ops_week", "sample_week", "support_week"}
     sample = result["chats"]["sample_week"]
     assert sample["messages"] == 309  # 312 messages, less the two joins and the poll
     assert sample["baseline"]["model_calls"] == 0
     assert sample["offline rules"]["tasks"]["proposals"] > 0
     lines = table(result).splitlines()
-    assert len(lines) == 2 + 2 * 2 and lines[2].startswith("ops_week")
+    assert len(lines) == 2 + 3 * 2 and lines[2].startswith("ops_week")
