@@ -135,7 +135,10 @@ async def _tasks(
         )
         output.model_calls += requests
         withdrawn = {earlier[ref - 1].proposal_id for ref in cleaned.withdrawn}
-        earlier = [p for p in earlier if p.proposal_id not in withdrawn] + cleaned.proposals
+        earlier = sorted(  # the worker's order: runs.earlier_proposals
+            [p for p in earlier if p.proposal_id not in withdrawn] + cleaned.proposals,
+            key=lambda p: (p.batch_index, p.source_message_ids, p.proposal_id),
+        )
     output.proposals = [
         Proposal(p.title, tuple(p.source_message_ids), p.assignee, p.due_date) for p in earlier
     ]
