@@ -25,6 +25,7 @@ from tasktracker.contracts.events.knowledge_extraction import (
 from tasktracker.contracts.events.messages import (
     ChatBound,
     ChatUnbound,
+    ImportProgress,
     MessageAuthor,
     MessageRecord,
     MessageUpdated,
@@ -60,6 +61,7 @@ __all__ = [
     "ExtractionCompleted",
     "ExtractionFailed",
     "ExtractionStarted",
+    "ImportProgress",
     "InvalidEventError",
     "KnowledgeProposalsCreated",
     "MessageAuthor",
