@@ -5,6 +5,7 @@ events (flagged imported), on real PostgreSQL and JetStream."""
 from __future__ import annotations
 
 import asyncio
+import os
 
 import pytest
 from sqlalchemy import func, select
@@ -17,6 +18,7 @@ from tasktracker.ingestion.history import accept_export, import_chunk, parse_upl
 from tests.fixtures.clients import asgi_client
 from tests.fixtures.telegram_export import export_bytes, generate_export
 
+from .conftest import console_script, settings_env
 from .support import bound_project, create_project, new_chat_id, post_update, sample, wait_for
 
 pytestmark = pytest.mark.usefixtures("worker")
@@ -206,3 +208,29 @@ async def test_bad_files_are_refused_and_change_nothing(client, engine, settings
     assert await imports_of(engine, project_id) == 0
     assert await imports_of(engine, elsewhere) == 0
     assert await message_count(engine, project_id) == 0
+
+
+async def test_the_command_line_imports_with_a_progress_line(client, engine, settings, tmp_path):
+    project_id, chat_id = await bound_project(client)
+    export, expected = generate_export(1_500, export_id=export_id_of(chat_id), seed=11)
+    path = tmp_path / "result.json"
+    path.write_bytes(export_bytes(export))
+
+    async def run(*args: str) -> tuple[int, str, str]:
+        process = await asyncio.create_subprocess_exec(
+            console_script("tasktracker-ingestion"), "import", *args,
+            env={**os.environ, **settings_env(settings), "TT_INGESTION_IMPORT_CHUNK_SIZE": "500"},
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(process.communicate(), 120)
+        return process.returncode, out.decode(), err.decode()
+
+    code, out, err = await run(str(path), "--project", str(project_id))
+    assert code == 0, err
+    assert f"{expected.stored} stored, 0 unchanged, {expected.skipped} skipped" in out
+    assert "1500/1500 messages" in err and "[" + "#" * 30 + "]" in err
+    assert await message_count(engine, project_id) == expected.stored
+
+    other = await create_project(client)
+    code, _, err = await run(str(path), "--project", str(other))
+    assert code == 2 and "not bound to this project" in err
