@@ -18,6 +18,7 @@ import hashlib
 import json
 import re
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func
@@ -185,7 +186,19 @@ async def _store(
             counts["skipped"] += 1
         else:
             counts["errors"] += 1
-    items = sorted(newest.values(), key=lambda entry: entry[0].message_id)
+    # What is stored already as new or newer (a repeated import) is left out before the
+    # upsert, whose own condition still decides a race: this only spares PostgreSQL parsing
+    # and comparing rows that cannot change.
+    known = await imports.stored_edits(session, row.project_id, chat.chat_id, list(newest))
+    items = sorted(
+        (
+            entry
+            for message_id, entry in newest.items()
+            if message_id not in known or _newer(entry[0].edited_at, known[message_id])
+        ),
+        key=lambda entry: entry[0].message_id,
+    )
+    counts["unchanged"] += len(newest) - len(items)
     user_ids = await messages.upsert_authors(
         session,
         [(i.author.profile, i.edited_at or i.sent_at) for i, _ in items if i.author.profile],
@@ -241,6 +254,10 @@ async def _announce(session: AsyncSession, row: Import) -> None:
         errors=row.errors,
     )
     await OUTBOX.stage(session, event, project_id=row.project_id)
+
+
+def _newer(incoming: datetime | None, stored: datetime | None) -> bool:
+    return incoming is not None and (stored is None or incoming > stored)
 
 
 def _tenth(position: int, total: int) -> int:

@@ -4,13 +4,14 @@ and the conditional upsert of imported messages."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tasktracker.ingestion.db.models import Import
+from tasktracker.ingestion.db.models import Import, Message
 from tasktracker.ingestion.domain import IncomingMessage
 
 
@@ -117,6 +118,20 @@ _COLUMNS = (
     "project_id", "chat_id", "message_id", "user_id", "author", "text", "kind", "sent_at",
     "edited_at", "reply_to_message_id", "forwarded_from", "raw",
 )  # fmt: skip
+
+
+async def stored_edits(
+    session: AsyncSession, project_id: int, chat_id: int, message_ids: Sequence[int]
+) -> dict[int, datetime | None]:
+    """The chat's stored messages among `message_ids`: their edit dates (None: not edited)."""
+    if not message_ids:
+        return {}
+    stmt = select(Message.message_id, Message.edited_at).where(
+        Message.project_id == project_id,
+        Message.chat_id == chat_id,
+        Message.message_id.in_(message_ids),
+    )
+    return dict((await session.execute(stmt)).tuples().all())
 
 
 async def upsert_imported(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> dict[int, int]:
