@@ -15,6 +15,7 @@ from tasktracker.ingestion.export import (
     read_export,
     read_message,
 )
+from tasktracker.ingestion.history import needs_repair
 from tests.fixtures.telegram_export import generate_export
 
 
@@ -132,3 +133,10 @@ def test_the_generated_export_counts_add_up():
     outcomes = [read_message(m, parsed) for m in parsed.messages]
     assert sum(isinstance(o, IncomingMessage) for o in outcomes) == counts.stored
     assert sum(isinstance(o, Skipped) for o in outcomes) == counts.skipped
+
+
+def test_only_files_with_unstorable_escapes_are_repaired_message_by_message():
+    assert needs_repair(rb'{"text": "a\u0000b"}')
+    assert needs_repair(rb'{"text": "\ud800 lone"}')
+    assert not needs_repair('{"text": "caf\u00e9 \u2014 ok, 😀 as UTF-8"}'.encode())
+    assert chat(name="Ac\x00me").title == "Ac\ufffdme"

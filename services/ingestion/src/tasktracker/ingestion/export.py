@@ -102,7 +102,7 @@ def read_export(document: Any) -> ExportChat:
         chat_id=bot_api_chat_id(chat_type, export_id),
         export_id=export_id,
         type=chat_type,
-        title=name if isinstance(name, str) else None,
+        title=storable_document(name) if isinstance(name, str) else None,
         messages=document["messages"],
     )
 
