@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -106,9 +107,12 @@ async def run_import(
     import_id: int,
     chunk_size: int,
     on_progress: Progress | None = None,
+    budget_seconds: float | None = None,
 ) -> Import | None:
     """Store the import from its cursor on, a chunk per transaction; the import when it
-    stopped (completed or failed), None if there is none."""
+    stopped (completed or failed, or still running when `budget_seconds` ran out), None if
+    there is none."""
+    deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
     async with sessions() as session:
         body = await imports.load_file(session, import_id)
     chat = parse_upload(body) if body is not None else None
@@ -121,6 +125,8 @@ async def run_import(
             if shown is not None:
                 await shown
         if row is None or row.status in ("completed", "failed"):
+            return row
+        if deadline is not None and time.monotonic() >= deadline:
             return row
 
 

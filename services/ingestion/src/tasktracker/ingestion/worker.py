@@ -22,6 +22,7 @@ from tasktracker.ingestion.queue import (
     IMPORT_HISTORY,
     RELEASE_PARKED,
     SAVE_TELEGRAM_MESSAGE,
+    enqueue_import,
     enqueue_release,
 )
 from tasktracker.ingestion.settings import IngestionSettings
@@ -89,10 +90,21 @@ async def release_parked(chat_id: int, context: Annotated[Context, TaskiqDepends
 
 
 async def import_history(import_id: int, context: Annotated[Context, TaskiqDepends()]) -> str:
-    """Store a chat history import from its cursor on, a chunk per transaction."""
+    """Store a chat history import from its cursor on, a chunk per transaction, for at most
+    half the job's ack wait: then it queues its continuation and ends, so JetStream never
+    delivers a long import again while it still runs (were it to, the import's row lock
+    keeps the two runs to one chunk at a time)."""
     runtime: WorkerRuntime = context.state.runtime
     settings: IngestionSettings = runtime.settings  # type: ignore[assignment]
-    done = await run_import(runtime.sessions, import_id, settings.import_chunk_size)
+    done = await run_import(
+        runtime.sessions,
+        import_id,
+        settings.import_chunk_size,
+        budget_seconds=settings.job_ack_wait_seconds / 2,
+    )
+    if done is not None and done.status not in ("completed", "failed"):
+        await enqueue_import(context.broker, import_id)
+        return "continued"
     status = "missing" if done is None else done.status
     log.info("import %s: %s", import_id, status)
     return status
