@@ -67,6 +67,9 @@ async def message(engine, project_id: int, message_id: int) -> Message:
         return (await conn.execute(stmt)).one()
 
 
+# Two imports of 50,000 messages: well within a minute on an idle 2-core machine, minutes on
+# one shared by a dozen test runs. The bound is generous; nothing asserts a duration.
+@pytest.mark.timeout(900)
 async def test_50000_messages_import_once_and_again_add_nothing(client, engine):
     project_id, chat_id = await bound_project(client)
     export, expected = generate_export(50_000, export_id=export_id_of(chat_id))
