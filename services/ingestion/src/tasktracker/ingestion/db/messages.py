@@ -116,7 +116,8 @@ MessageKey = tuple[int, int, int]  # (project_id, chat_id, message_id)
 def version(message: IncomingMessage) -> tuple[datetime, int]:
     """What orders versions of a message, as `upsert_messages` compares them (no edit date
     sorts first)."""
-    return (message.edited_at or datetime.min.replace(tzinfo=UTC), message.update_id)
+    update_id = -1 if message.update_id is None else message.update_id
+    return (message.edited_at or datetime.min.replace(tzinfo=UTC), update_id)
 
 
 async def upsert_messages(
