@@ -1,5 +1,5 @@
 """Headless Chromium (Debian's package, driven by Playwright) against the whole stack as real
-processes (tests/fixtures/full_stack.py), one stack per module.
+processes (tests/fixtures/full_stack.py), one stack for the package's tests.
 
 No browser is downloaded at run time: Playwright drives `/usr/bin/chromium`, which this setup
 installs with apt-get when it is missing and we are root. Only where that cannot happen (not
@@ -71,7 +71,7 @@ async def browser(chromium_path: str) -> AsyncIterator[object]:
         await browser.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 async def stack(
     database_factory, nats_url, session_id, project_ids, tmp_path_factory
 ) -> AsyncIterator[FullStack]:

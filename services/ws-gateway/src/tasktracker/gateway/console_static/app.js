@@ -59,6 +59,7 @@ async function signIn(token) {
   const api = new Api(token, () => signedOut(explain(new ApiError(401))));
   const roles = Object.entries(claims.projects || {}).map(([id, role]) => ({ id: Number(id), role }));
   let projects = [];
+  const missing = [];
   try {
     if (claims.admin) {
       const all = await api.get("/api/projects");
@@ -69,7 +70,8 @@ async function signIn(token) {
           const project = await api.get(`/api/projects/${id}`);
           projects.push({ id, name: project.name, role });
         } catch (error) {
-          if (error.status !== 404) throw error; // named in the token, but gone: not offered
+          if (error.status !== 404) throw error;
+          missing.push(id); // named in the token, but not found: not offered
         }
       }
     }
@@ -99,6 +101,10 @@ async function signIn(token) {
     return;
   }
   openProject(projects[0].id);
+  if (missing.length) {
+    const ids = missing.map((id) => `#${id}`).join(", ");
+    showAlert(`Not found: project ${ids}, named in your token, does not exist (any more); it is not offered.`, "info");
+  }
 }
 
 function openProject(projectId) {
