@@ -119,3 +119,13 @@ async def shoot(page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     await page.screenshot(path=str(path), full_page=True)
     return path
+
+
+# Every form control has a label, every button a name, and text has a contrast of at least
+# 4.5:1 (WCAG AA) against the background it is drawn on.
+AUDIT = (Path(__file__).with_name("audit.js")).read_text()
+
+
+async def assert_accessible(page) -> None:
+    problems = await page.evaluate(AUDIT)
+    assert not problems, problems

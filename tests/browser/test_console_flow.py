@@ -19,7 +19,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from tasktracker.contracts.enums import Role
-from tests.browser.conftest import shoot
+from tests.browser.conftest import assert_accessible, shoot
 from tests.e2e.test_whole_flow import CONVERSATIONS, EDITED_TEXT, chat_updates
 
 pytestmark = pytest.mark.e2e
@@ -95,6 +95,7 @@ async def _chat_arrives_live(page: Page, stack) -> None:
     await expect(messages.first).to_contain_text(CONVERSATIONS[-1][1])
     await expect(messages.last).to_contain_text(EDITED_TEXT)
     await shoot(page, "chat")
+    await assert_accessible(page)
 
 
 async def _knowledge(page: Page) -> None:
@@ -128,6 +129,7 @@ async def _knowledge(page: Page) -> None:
     await page.get_by_role("button", name="Reject", exact=True).last.click()
     await expect(rows).to_have_count(count - 1)
     await shoot(page, "knowledge")
+    await assert_accessible(page)
 
     await page.get_by_label("Select all proposals").check()
     await page.get_by_role("button", name="Approve selected").click()
@@ -145,6 +147,7 @@ async def _run(page: Page) -> int:
     assert await bar.get_attribute("value") == await bar.get_attribute("max")
     await expect(run.locator(".progress-text")).to_contain_text("(100 %)")
     await shoot(page, "runs")
+    await assert_accessible(page)
     counters = await run.locator(".counters").inner_text()
     return int(re.match(r"(\d+) proposals", counters)[1])
 
@@ -158,6 +161,7 @@ async def _review(page: Page, other: Page, total: int) -> str:
     await expect(theirs).to_have_count(total, timeout=WAIT_MS)
     await expect(page.locator("#review-detail")).to_contain_text("Source messages")
     await shoot(page, "review-queue")
+    await assert_accessible(page)
 
     # e: edit the current proposal; a: approve it (the task it creates is named)
     await page.keyboard.press("e")
@@ -216,6 +220,7 @@ async def _close(page: Page, total: int) -> None:
     await expect(metrics).to_contain_text(f"Proposals{total}")
     await expect(metrics).to_contain_text(f"Merged{total - 2}")
     await shoot(page, "runs-closed")
+    await assert_accessible(page)
 
 
 async def _tasks(page: Page) -> None:
@@ -228,9 +233,11 @@ async def _tasks(page: Page) -> None:
     await expect(detail).to_contain_text("From the messages")
     await expect(detail.locator("li.message").first).to_be_visible()
     await shoot(page, "tasks-list")
+    await assert_accessible(page)
     await page.get_by_role("button", name="Board").click()
     await expect(page.locator("section.column[data-status=open] button.task")).to_have_count(1)
     await shoot(page, "tasks-board")
+    await assert_accessible(page)
 
 
 async def _a_second_run_suggests_the_task(page: Page, task_id: str) -> None:
