@@ -6,6 +6,7 @@ build step, no server-side state, nothing here that the API does not already ans
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -33,9 +34,15 @@ SECURITY_HEADERS = {
 
 
 class ConsoleFiles(StaticFiles):
+    """Static files with the console's headers."""
+
     def file_response(
-        self, full_path: str, stat_result, scope: Scope, status_code: int = 200
-    ) -> Response:  # type: ignore[no-untyped-def]
+        self,
+        full_path: str | os.PathLike[str],
+        stat_result: os.stat_result,
+        scope: Scope,
+        status_code: int = 200,
+    ) -> Response:
         response = super().file_response(full_path, stat_result, scope, status_code)
         response.headers.update(SECURITY_HEADERS)
         return response
