@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -57,7 +58,9 @@ def chromium_path() -> str:
         path = find_chromium()
         if path is None:
             why = reason or "not found after installing it"
-            pytest.skip(f"BROWSER TESTS SKIPPED: no Chromium — {why}")
+            message = f"BROWSER TESTS SKIPPED: no Chromium — {why}"
+            warnings.warn(message, stacklevel=1)  # in the warnings summary of every run
+            pytest.skip(message)
     return path
 
 

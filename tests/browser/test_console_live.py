@@ -163,6 +163,20 @@ async def test_another_projects_token_sees_none_of_it(stack, new_page):
         await expect(page.locator("#alert")).to_be_hidden()
         await expect(page.get_by_text("secret plans")).to_have_count(0)
 
+    # a token with both: the switcher moves the views and the live socket to the other one
+    both = await new_page()
+    await open_console(both, stack, stack.token("pm-both", {mine: Role.pm, theirs: Role.viewer}))
+    await both.get_by_role("button", name="Chat").click()
+    await expect(both.get_by_text("our own news")).to_have_count(1, timeout=WAIT_MS)
+    await both.get_by_label("Project").select_option(str(theirs))
+    await expect(both.get_by_text("secret plans")).to_have_count(1, timeout=WAIT_MS)
+    await expect(both.get_by_text("our own news")).to_have_count(0)
+    await expect(both.locator("#live-status")).to_have_text("Live", timeout=WAIT_MS)
+    await say(stack.gateway_url, stack.webhook_secret, mine_chat, ["mine again"], 2)
+    await say(stack.gateway_url, stack.webhook_secret, theirs_chat, ["theirs again"], 2)
+    await expect(both.get_by_text("theirs again")).to_have_count(1, timeout=WAIT_MS)
+    await expect(both.get_by_text("mine again")).to_have_count(0)
+
 
 async def test_errors_are_shown_as_what_they_mean(stack, new_page):
     project = await project_with_chat(stack, "Errors", -100_777_000_301)

@@ -114,7 +114,9 @@ function openProject(projectId) {
   state.live = new LiveFeed({
     token: state.api.token,
     projectId,
-    onEvent: (envelope) => state.view?.onEvent?.(envelope),
+    onEvent: (envelope) => {
+      if (envelope.project_id === state.projectId) state.view?.onEvent?.(envelope);
+    },
     onStatus: (status, detail) => {
       const badge = $("live-status");
       badge.dataset.state = status;

@@ -51,6 +51,7 @@ export class LiveFeed {
   }
 
   receive(data) {
+    if (this.stopped) return; // a frame still in flight on a socket of the previous project
     let frame;
     try {
       frame = JSON.parse(data);
