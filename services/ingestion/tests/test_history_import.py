@@ -5,6 +5,7 @@ events (flagged imported), on real PostgreSQL and JetStream."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 
 import pytest
@@ -13,8 +14,9 @@ from sqlalchemy import func, select
 from tasktracker.contracts.envelope import Envelope
 from tasktracker.contracts.events import decode_event
 from tasktracker.ingestion.app import create_app
+from tasktracker.ingestion.db.imports import stored_edits_between
 from tasktracker.ingestion.db.models import Import, Message, outbox
-from tasktracker.ingestion.history import accept_export, import_chunk, parse_upload
+from tasktracker.ingestion.history import accept_export, import_chunk, parse_upload, run_import
 from tests.fixtures.clients import asgi_client
 from tests.fixtures.telegram_export import export_bytes, generate_export
 
@@ -239,3 +241,33 @@ async def test_the_command_line_imports_with_a_progress_line(client, engine, set
     other = await create_project(client)
     code, _, err = await run(str(path), "--project", str(other))
     assert code == 2 and "not bound to this project" in err
+
+
+async def test_a_chunk_looks_up_only_its_own_range_of_stored_messages(client, engine, app):
+    """The lookup of what a chunk's messages hold already reads that chunk's range of the
+    unique index, however many messages the chat holds — also in the generic plan asyncpg's
+    prepared statement gets without table statistics (an `IN (ids)` list was a filter over
+    the chat's whole range, so an import slowed down as the chat filled)."""
+    project_id, chat_id = await bound_project(client)
+    export, _ = generate_export(2_500, export_id=export_id_of(chat_id), seed=5)
+    sessions = app.state.runtime.sessions
+    async with sessions() as session, session.begin():
+        row, _ = await accept_export(session, project_id, export_bytes(export), "admin")
+    assert (await run_import(sessions, row.id, 1000)).status == "completed"
+
+    stmt = stored_edits_between(project_id, chat_id, 1001, 1100).compile(dialect=engine.dialect)
+    values = list(stmt.construct_params().values())
+    async with engine.connect() as conn:
+        raw = (await conn.get_raw_connection()).driver_connection
+        await raw.execute("SET plan_cache_mode = force_generic_plan")
+        try:
+            await raw.execute(f"PREPARE lookup AS {stmt.string}")
+            arguments = ", ".join(str(int(value)) for value in values)  # integers only
+            explained = await raw.fetchval(
+                f"EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE lookup({arguments})"
+            )
+        finally:
+            await raw.execute("DEALLOCATE ALL; RESET plan_cache_mode")
+    plan = (json.loads(explained) if isinstance(explained, str) else explained)[0]["Plan"]
+    assert plan["Actual Rows"] == 85  # 100 messages, 85 of them with text (stored)
+    assert plan["Actual Rows"] + plan.get("Rows Removed by Filter", 0) <= 100, plan

@@ -195,7 +195,7 @@ async def _store(
     # What is stored already as new or newer (a repeated import) is left out before the
     # upsert, whose own condition still decides a race: this only spares PostgreSQL parsing
     # and comparing rows that cannot change.
-    known = await imports.stored_edits(session, row.project_id, chat.chat_id, list(newest))
+    known = await imports.stored_edits(session, row.project_id, chat.chat_id, newest.keys())
     items = sorted(
         (
             entry

@@ -3,11 +3,11 @@ and the conditional upsert of imported messages."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select, text, update
+from sqlalchemy import Select, case, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -121,17 +121,27 @@ _COLUMNS = (
 
 
 async def stored_edits(
-    session: AsyncSession, project_id: int, chat_id: int, message_ids: Sequence[int]
+    session: AsyncSession, project_id: int, chat_id: int, message_ids: Collection[int]
 ) -> dict[int, datetime | None]:
-    """The chat's stored messages among `message_ids`: their edit dates (None: not edited)."""
+    """The chat's stored messages among `message_ids`: their edit dates (None: not edited).
+
+    One range scan of the unique index from the smallest id to the largest (a chunk's ids
+    are an export's consecutive messages). Not `IN (ids)`: without statistics on a freshly
+    filled table PostgreSQL scanned the chat's whole index range with the list as a filter,
+    for every chunk, so an import slowed down as the chat grew (464 msg/s for 50,000)."""
     if not message_ids:
         return {}
-    stmt = select(Message.message_id, Message.edited_at).where(
+    stmt = stored_edits_between(project_id, chat_id, min(message_ids), max(message_ids))
+    rows = await session.execute(stmt)
+    return {message_id: edited for message_id, edited in rows if message_id in message_ids}
+
+
+def stored_edits_between(project_id: int, chat_id: int, lowest: int, highest: int) -> Select:
+    return select(Message.message_id, Message.edited_at).where(
         Message.project_id == project_id,
         Message.chat_id == chat_id,
-        Message.message_id.in_(message_ids),
+        Message.message_id.between(lowest, highest),
     )
-    return dict((await session.execute(stmt)).tuples().all())
 
 
 async def upsert_imported(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> dict[int, int]:
