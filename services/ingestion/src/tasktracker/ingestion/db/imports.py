@@ -24,7 +24,9 @@ async def create_or_resume(session: AsyncSession, values: dict[str, Any]) -> tup
         .values(**values)
         .on_conflict_do_nothing(
             index_elements=[Import.project_id, Import.file_sha256],
-            index_where=Import.status != "completed",
+            # A literal, as in the index: with a bound parameter the generic plan PostgreSQL
+            # makes from a prepared statement's sixth run on a connection matches no index.
+            index_where=text("status <> 'completed'"),
         )
         .returning(Import.id)
     )
