@@ -38,7 +38,11 @@ async def upstream():
 @pytest.fixture(scope="module")
 async def gw(nats_url, js, upstream):
     settings = gateway_settings(
-        nats_url, upstream, body_limit_bytes=1_000_000, upstream_timeout_seconds=1
+        nats_url,
+        upstream,
+        body_limit_bytes=1_000_000,
+        import_body_limit_bytes=2_000_000,
+        upstream_timeout_seconds=1,
     )
     async with (
         running_gateway(settings) as served,
@@ -322,6 +326,35 @@ async def test_streamed_bodies_and_limit(gw, project_ids):
         async for chunk in response.aiter_bytes():
             received += len(chunk)
     assert received == size
+
+
+async def test_an_import_upload_has_its_own_larger_limit(gw, project_ids):
+    pid = next(project_ids)
+    tok = auth(token({pid: "admin"}))
+    export = b"e" * 1_500_000  # over the 1 MB limit, under the imports' 2 MB
+
+    async def chunks(data: bytes, size: int = 100_000):
+        for start in range(0, len(data), size):
+            yield data[start : start + size]
+
+    for content in (export, chunks(export)):  # with Content-Length, and chunked
+        response = await gw.post(f"/api/projects/{pid}/imports", headers=tok, content=content)
+        assert response.status_code == 201, response.text
+        assert response.json()["body_sha256"] == hashlib.sha256(export).hexdigest()
+    # Only POST .../imports: the same body elsewhere, or with another method, is over the limit.
+    for method, path in [
+        ("POST", f"/api/projects/{pid}/sources"),
+        ("POST", f"/api/projects/{pid}/imports/1"),
+        ("PUT", f"/api/projects/{pid}/imports"),
+    ]:
+        refused = await gw.request(method, path, headers=tok, content=export)
+        assert refused.status_code == 413, (method, path)
+        assert refused.json()["error"]["code"] == "payload_too_large"
+    too_big = export * 2
+    for content in (too_big, chunks(too_big)):
+        refused = await gw.post(f"/api/projects/{pid}/imports", headers=tok, content=content)
+        assert refused.status_code == 413
+        assert refused.json()["error"]["message"] == "body over 2000000 bytes"
 
 
 async def test_upstream_timeout_is_504(gw, project_ids):

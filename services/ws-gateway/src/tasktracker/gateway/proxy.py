@@ -20,6 +20,7 @@ from tasktracker.gateway.routing import (
     BadPath,
     RouteTable,
     gateway_location,
+    is_import_upload,
     is_public,
     split_path,
 )
@@ -172,6 +173,7 @@ class Proxy:
         self.signer = ActorTokenSigner(settings.actor_key())
         self.session = session
         self.body_limit = settings.body_limit_bytes
+        self.import_body_limit = settings.import_body_limit_bytes
 
     async def handle(self, request: Request) -> Response:
         request_id = uuid.uuid4().hex
@@ -204,11 +206,12 @@ class Proxy:
                 request_id=request_id,
             )
 
+        limit = self.body_limit
+        if is_import_upload(request.method, segments):
+            limit = self.import_body_limit
         declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.body_limit):
-            return _error(
-                413, ErrorCode.payload_too_large, f"body over {self.body_limit} bytes", request_id
-            )
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            return _error(413, ErrorCode.payload_too_large, f"body over {limit} bytes", request_id)
         url = upstream + path + ("?" + query if query else "")
         headers = upstream_request_headers(
             request.scope["headers"],
@@ -222,14 +225,12 @@ class Proxy:
             if declared is not None and int(declared) <= READ_WHOLE_BYTES:
                 body = await request.body() if declared != "0" else None
             elif declared is not None or "transfer-encoding" in request.headers:
-                body = RequestBody(request.stream(), self.body_limit)
+                body = RequestBody(request.stream(), limit)
             answer = await send(self.session, request.method, url, headers, body)
         except ClientDisconnect:
             return Response(status_code=499)  # the client left while sending its body
         except BodyTooLarge:
-            return _error(
-                413, ErrorCode.payload_too_large, f"body over {self.body_limit} bytes", request_id
-            )
+            return _error(413, ErrorCode.payload_too_large, f"body over {limit} bytes", request_id)
         except HeaderNotUtf8:
             message = "a header value is not UTF-8"
             return _error(400, ErrorCode.bad_request, message, request_id)

@@ -120,3 +120,13 @@ def gateway_location(location: str, upstreams: Iterable[str]) -> str:
 def is_public(segments: tuple[str, ...], public_prefixes: tuple[tuple[str, ...], ...]) -> bool:
     """True for paths that pass without a JWT (the Telegram webhook checks its own secret)."""
     return any(segments[: len(prefix)] == prefix for prefix in public_prefixes)
+
+
+def is_import_upload(method: str, segments: tuple[str, ...]) -> bool:
+    """`POST /api/projects/{pid}/imports`: the one request allowed a larger body."""
+    return (
+        method == "POST"
+        and len(segments) == 4
+        and segments[3] == "imports"
+        and segments[:2] == ("api", "projects")
+    )

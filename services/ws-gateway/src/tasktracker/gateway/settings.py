@@ -74,6 +74,9 @@ class GatewaySettings(NatsSettings):
     routes: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_ROUTES))
     public_paths: list[str] = Field(default_factory=lambda: ["/webhook/telegram"])
     body_limit_bytes: int = Field(default=10 * 1024 * 1024, ge=0)
+    # `POST /api/projects/{pid}/imports` (a chat export, 16 MB for 50,000 messages) only; the
+    # default is ingestion's own cap (TT_INGESTION_IMPORT_MAX_BYTES).
+    import_body_limit_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
     upstream_timeout_seconds: float = Field(default=30, gt=0)
     upstream_connect_timeout_seconds: float = Field(default=5, gt=0)
     upstream_max_connections: int = Field(default=200, ge=1)
