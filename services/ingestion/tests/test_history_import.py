@@ -5,6 +5,7 @@ events (flagged imported), on real PostgreSQL and JetStream."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 
@@ -13,6 +14,7 @@ from sqlalchemy import func, select
 
 from tasktracker.contracts.envelope import Envelope
 from tasktracker.contracts.events import decode_event
+from tasktracker.ingestion import history
 from tasktracker.ingestion.app import create_app
 from tasktracker.ingestion.db.imports import stored_edits_between
 from tasktracker.ingestion.db.models import Import, Message, outbox
@@ -265,7 +267,7 @@ async def test_a_chunk_looks_up_only_its_own_range_of_stored_messages(client, en
                 f"EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE lookup({arguments})"
             )
         finally:
-            await raw.execute("DEALLOCATE ALL; RESET plan_cache_mode")
+            await raw.execute("DEALLOCATE lookup; RESET plan_cache_mode")
     plan = (json.loads(explained) if isinstance(explained, str) else explained)[0]["Plan"]
     assert plan["Actual Rows"] == 85  # 100 messages, 85 of them with text (stored)
     assert plan["Actual Rows"] + plan.get("Rows Removed by Filter", 0) <= 100, plan
@@ -283,3 +285,24 @@ async def test_many_uploads_on_one_connection_each_find_their_unfinished_import(
             first, resumed = await accept_export(session, project_id, body, "admin")
             again, resumed_again = await accept_export(session, project_id, body, "admin")
             assert (resumed, resumed_again, again.id) == (False, True, first.id)
+
+
+async def test_continuations_reuse_the_parsed_file_and_release_it_when_done(client, engine, app):
+    """An import run in many short runs (as the job continues itself) stores each message
+    once; the runs share the parsed file, which is let go when the import completes."""
+    project_id, chat_id = await bound_project(client)
+    export, expected = generate_export(2_500, export_id=export_id_of(chat_id), seed=9)
+    body = export_bytes(export)
+    sessions = app.state.runtime.sessions
+    async with sessions() as session, session.begin():
+        row, _ = await accept_export(session, project_id, body, "admin")
+    runs, done = 0, None
+    while done is None or done.status != "completed":
+        done = await run_import(sessions, row.id, 500, budget_seconds=0)  # a chunk per run
+        runs += 1
+        if done.status != "completed":
+            assert set(history._PARSED) == {hashlib.sha256(body).hexdigest()}
+    assert runs == 5 and history._PARSED == {}
+    assert (done.stored, done.unchanged, done.cursor) == (expected.stored, 0, 2_500)
+    assert await message_count(engine, project_id) == expected.stored
+    assert len(await staged_events(engine, project_id, "message.updated")) == expected.stored

@@ -113,10 +113,7 @@ async def run_import(
     stopped (completed or failed, or still running when `budget_seconds` ran out), None if
     there is none."""
     deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
-    async with sessions() as session:
-        body = await imports.load_file(session, import_id)
-    chat = parse_upload(body) if body is not None else None
-    repair = body is not None and needs_repair(body)
+    digest, chat, repair = await _parsed_file(sessions, import_id)
     while True:
         async with db.transaction(sessions) as session:
             row = await import_chunk(session, import_id, chat, chunk_size, repair=repair)
@@ -125,9 +122,35 @@ async def run_import(
             if shown is not None:
                 await shown
         if row is None or row.status in ("completed", "failed"):
+            if digest is not None:
+                _PARSED.pop(digest, None)  # nothing left to continue
             return row
         if deadline is not None and time.monotonic() >= deadline:
             return row
+
+
+# The file this process imported last, parsed, by its SHA-256: the import's continuation (the
+# next job, most often taken by the same worker) skips reading 16 MB from `bytea` and parsing
+# it again. Keyed by content, an entry can never be the wrong file.
+_PARSED: dict[str, tuple[ExportChat, bool]] = {}
+
+
+async def _parsed_file(
+    sessions: async_sessionmaker[AsyncSession], import_id: int
+) -> tuple[str | None, ExportChat | None, bool]:
+    """The import's file digest, its export parsed, and whether its messages need repair
+    (None, None: the import or its file is gone)."""
+    async with sessions() as session:
+        digest = await imports.kept_file_digest(session, import_id)
+        parsed = None if digest is None else _PARSED.get(digest)
+        if digest is not None and parsed is None:
+            body = await imports.load_file(session, import_id)
+            if body is None:  # completed since
+                return None, None, False
+            parsed = (parse_upload(body), needs_repair(body))
+            _PARSED.clear()  # one file at most
+            _PARSED[digest] = parsed
+    return (None, None, False) if parsed is None else (digest, *parsed)
 
 
 # JSON escapes of what PostgreSQL can't store (NUL, and surrogates, paired or not): a file

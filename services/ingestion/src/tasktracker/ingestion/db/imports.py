@@ -73,6 +73,12 @@ async def lock_import(session: AsyncSession, import_id: int) -> Import | None:
     return (await session.execute(stmt)).scalars().first()
 
 
+async def kept_file_digest(session: AsyncSession, import_id: int) -> str | None:
+    """The SHA-256 of the import's file while it is kept (None once the import is done)."""
+    stmt = select(Import.file_sha256).where(Import.id == import_id, Import.file.is_not(None))
+    return (await session.execute(stmt)).scalar()
+
+
 async def load_file(session: AsyncSession, import_id: int) -> bytes | None:
     return (await session.execute(select(Import.file).where(Import.id == import_id))).scalar()
 
