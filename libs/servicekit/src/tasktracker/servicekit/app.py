@@ -13,6 +13,7 @@ from tasktracker.servicekit.actor import ActorGuard, ActorTokenVerifier, actor_k
 from tasktracker.servicekit.errors import install_error_handlers
 from tasktracker.servicekit.health import health_router
 from tasktracker.servicekit.runtime import ServiceRuntime
+from tasktracker.servicekit.tracing import instrument_app
 
 
 def service_app(
@@ -43,6 +44,7 @@ def service_app(
     for router in routers:
         app.include_router(router)
     app.add_middleware(ActorGuard, verifier=verifier, open_paths=open_paths)
+    instrument_app(app)
     return app
 
 

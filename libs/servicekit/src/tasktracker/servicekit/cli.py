@@ -12,6 +12,7 @@ from typing import Any
 import uvicorn
 
 from tasktracker.servicekit.settings import ServiceSettings
+from tasktracker.servicekit.tracing import configure_tracing
 
 
 def configure_logging(level: str) -> None:
@@ -48,6 +49,11 @@ def service_cli(
     args = parser.parse_args(argv)
     settings = settings_factory()
     configure_logging(settings.log_level)
+    if args.command in ("api", "worker"):
+        # Before the app or the broker is built (they add their hooks when it is on); the
+        # worker's processes are forked from this one and inherit it.
+        role = "api" if args.command == "api" else "worker"
+        configure_tracing(settings.service_name, settings.otlp_endpoint, **{"tt.process": role})
 
     if args.command == "api":
         uvicorn.run(app_factory, **uvicorn_options(settings, args.host, args.port))

@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tasktracker.contracts.envelope import Envelope
 from tasktracker.contracts.events import EventPayload, decode_event
-from tasktracker.servicekit import db
+from tasktracker.servicekit import db, tracing
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +174,11 @@ class BatchConsumer:
         return self.options.durable
 
     async def _store(self, envelopes: list[Envelope[EventPayload]]) -> None:
-        if envelopes:
+        if not envelopes:
+            return
+        with tracing.batch_span(
+            f"consume {self.name}", [envelope.trace_context for envelope in envelopes]
+        ):
             async with db.transaction(self.sessions) as session:
                 await self.handler(session, envelopes)
 

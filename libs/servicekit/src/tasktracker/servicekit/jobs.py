@@ -35,11 +35,12 @@ from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError
-from taskiq import AckableMessage, BrokerMessage, TaskiqMessage, TaskiqResult
+from taskiq import AckableMessage, BrokerMessage, TaskiqMessage, TaskiqMiddleware, TaskiqResult
 from taskiq.exceptions import NoResultError
 from taskiq.middlewares import SmartRetryMiddleware
 from taskiq_nats import PullBasedJetStreamBroker
 
+from tasktracker.servicekit import tracing
 from tasktracker.servicekit.job_errors import describe_error, error_details, is_permanent, must_wait
 from tasktracker.servicekit.settings import ServiceSettings
 
@@ -384,10 +385,13 @@ class BackoffRetryMiddleware(SmartRetryMiddleware):
 def make_job_broker(settings: ServiceSettings, **connect_options: Any) -> JobBroker:
     """`connect_options` go to nats-py's `connect()`, after the settings' credentials."""
     broker = JobBroker(settings, **(settings.nats_credentials() | connect_options))
-    return broker.with_middlewares(
+    middlewares: list[TaskiqMiddleware] = [
         BackoffRetryMiddleware(
             max_retries=settings.job_max_retries,
             base_delay=settings.job_retry_delay_seconds,
             max_delay=settings.job_retry_max_delay_seconds,
         )
-    )
+    ]
+    if tracing.enabled():  # the process's command configured tracing before building this
+        middlewares.append(tracing.job_middleware())
+    return broker.with_middlewares(*middlewares)

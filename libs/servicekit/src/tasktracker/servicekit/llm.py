@@ -16,8 +16,11 @@ from pydantic_ai import Agent
 from pydantic_ai.messages import ModelMessage, ModelResponse, ToolCallPart, UserPromptPart
 from pydantic_ai.models import Model
 from pydantic_ai.models.function import AgentInfo, FunctionModel
+from pydantic_ai.models.instrumented import InstrumentationSettings
 from pydantic_ai.models.openai import OpenAIChatModel
 from pydantic_ai.providers.openai import OpenAIProvider
+
+from tasktracker.servicekit import tracing
 
 
 def last_user_prompt(messages: list[ModelMessage]) -> str:
@@ -69,3 +72,12 @@ def model_name(agent: Agent[Any, Any]) -> str:
     """What a result records as the model that produced it."""
     model = agent.model
     return model if isinstance(model, str) else getattr(model, "model_name", str(model))
+
+
+def llm_instrumentation() -> InstrumentationSettings | bool:
+    """An agent's `instrument=`: pydantic-ai's own spans of the agent run and each model call
+    while tracing is on (`servicekit.tracing`), without the prompts and answers (team chat
+    stays out of the trace backend); False, no instrumentation at all, with tracing off."""
+    if not tracing.enabled():
+        return False
+    return InstrumentationSettings(include_content=False, include_binary_content=False)

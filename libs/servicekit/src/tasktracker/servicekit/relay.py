@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 
 import asyncpg
@@ -27,6 +28,7 @@ from nats.errors import BadSubjectError, MaxPayloadError
 from nats.js import JetStreamContext
 
 from tasktracker.contracts.subjects import STREAM_SUBJECT
+from tasktracker.servicekit import tracing
 from tasktracker.servicekit.db import asyncpg_dsn
 from tasktracker.servicekit.outbox import NOTIFY_CHANNEL, OUTBOX_TABLE
 
@@ -159,9 +161,17 @@ class OutboxRelay:
         # asyncio.wait_for, a task per row (Python 3.11), and the loop flushed every row to
         # the socket alone. A batch never fills the context's 4,000 slots (settings: at most
         # 1,000 rows; unanswered ones are cancelled), so the slot is there at once.
-        return await self._js.publish_async(
-            subject, bytes(row["payload"]), headers={"Nats-Msg-Id": str(row["event_id"])}
-        )
+        payload = bytes(row["payload"])
+        headers = {"Nats-Msg-Id": str(row["event_id"])}
+        if not tracing.enabled():
+            return await self._js.publish_async(subject, payload, headers=headers)
+        with tracing.span(
+            f"publish {subject}",
+            parent=_trace_context(payload),
+            kind=tracing.SpanKind.PRODUCER,
+            attributes={"messaging.system": "nats", "messaging.message.id": headers["Nats-Msg-Id"]},
+        ):
+            return await self._js.publish_async(subject, payload, headers=headers)
 
     async def _record_failure(
         self, conn: asyncpg.Connection, seq: int, exc: Exception, *, permanent: bool
@@ -215,6 +225,13 @@ class OutboxRelay:
         finally:
             with contextlib.suppress(Exception):
                 await conn.close(timeout=2)
+
+
+def _trace_context(payload: bytes) -> dict[str, str] | None:
+    """The envelope's `trace_context` (read only while tracing is on)."""
+    with contextlib.suppress(ValueError, AttributeError):
+        return json.loads(payload).get("trace_context")
+    return None
 
 
 def _publish_error(ack: asyncio.Future[object]) -> Exception:

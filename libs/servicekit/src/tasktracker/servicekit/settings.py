@@ -23,6 +23,9 @@ class NatsSettings(BaseSettings):
     stream_name: str = "SPACES"
     stream_max_age_seconds: float = Field(default=7 * 24 * 3600, gt=0)
     stream_duplicate_window_seconds: float = Field(default=120, gt=0)
+    # Traces (servicekit.tracing): the OTLP/HTTP endpoint of a collector, e.g.
+    # `http://127.0.0.1:4318`, one name for every process: `TT_OTLP_ENDPOINT`. Unset: off.
+    otlp_endpoint: str | None = Field(default=None, validation_alias="TT_OTLP_ENDPOINT")
 
     def nats_credentials(self) -> dict[str, Any]:
         """The credentials as nats-py's `connect()` takes them (taskiq-nats passes them on)."""

@@ -17,6 +17,7 @@ from tasktracker.gateway.app import server_config
 from tasktracker.gateway.auth import issue_token, parse_duration, parse_project_role
 from tasktracker.gateway.settings import GatewaySettings
 from tasktracker.gateway.watch import watch
+from tasktracker.servicekit.tracing import configure_tracing
 
 
 def configure_logging(level: str) -> None:
@@ -101,6 +102,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.command == "api":
         settings = _settings()
         configure_logging(settings.log_level)
+        configure_tracing(settings.service_name, settings.otlp_endpoint, **{"tt.process": "api"})
         overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v}
         try:
             config = server_config(settings, **overrides)

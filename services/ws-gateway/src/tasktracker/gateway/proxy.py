@@ -34,6 +34,7 @@ from tasktracker.gateway.upstream import (
     UpstreamUnavailable,
     send,
 )
+from tasktracker.servicekit import tracing
 from tasktracker.servicekit.actor import ActorTokenSigner
 from tasktracker.servicekit.errors import error_response
 
@@ -71,6 +72,7 @@ _REQUEST_DROPPED = frozenset(
         b"forwarded",
     }
 )
+TRACE_HEADERS = ("traceparent", "tracestate")  # W3C trace context
 _RESPONSE_DROPPED = frozenset({b"server", b"date", b"x-request-id"})  # the gateway sets its own
 
 
@@ -109,6 +111,13 @@ def upstream_request_headers(
         kept.append((b"x-forwarded-host", host))
     kept.append((b"x-forwarded-proto", scheme.encode("latin-1")))
     return kept
+
+
+def with_trace_context(headers: RawHeaders) -> RawHeaders:
+    """`headers` with the current trace context in place of any the client sent."""
+    kept = [(name, value) for name, value in headers if name.decode("latin-1") not in TRACE_HEADERS]
+    carrier = tracing.current_carrier() or {}
+    return kept + [(name.encode(), value.encode("latin-1")) for name, value in carrier.items()]
 
 
 def client_response_headers(
@@ -174,6 +183,25 @@ class Proxy:
         self.body_limit = settings.body_limit_bytes
 
     async def handle(self, request: Request) -> Response:
+        if not tracing.enabled():
+            return await self._handle(request)
+        incoming = {
+            name: value
+            for name in TRACE_HEADERS
+            if (value := request.headers.get(name)) is not None
+        }
+        with tracing.span(
+            f"{request.method} gateway",
+            parent=incoming or None,
+            kind=tracing.SpanKind.SERVER,
+            attributes={"http.request.method": request.method, "url.path": request.url.path},
+        ) as span:
+            response = await self._handle(request)
+            if span is not None:
+                span.set_attribute("http.response.status_code", response.status_code)
+            return response
+
+    async def _handle(self, request: Request) -> Response:
         request_id = uuid.uuid4().hex
         raw_path: bytes = request.scope.get("raw_path") or request.url.path.encode()
         try:
@@ -217,6 +245,8 @@ class Proxy:
             client_host=request.client.host if request.client else None,
             scheme=request.url.scheme,
         )
+        if tracing.enabled():  # the upstream continues the gateway's span, not the client's
+            headers = with_trace_context(headers)
         body: bytes | RequestBody | None = None
         try:
             if declared is not None and int(declared) <= READ_WHOLE_BYTES:
