@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr
 from pydantic_ai import Agent
+from pydantic_ai.capabilities import Instrumentation
 from pydantic_ai.messages import ModelMessage, ModelResponse, ToolCallPart, UserPromptPart
 from pydantic_ai.models import Model
 from pydantic_ai.models.function import AgentInfo, FunctionModel
@@ -74,10 +75,11 @@ def model_name(agent: Agent[Any, Any]) -> str:
     return model if isinstance(model, str) else getattr(model, "model_name", str(model))
 
 
-def llm_instrumentation() -> InstrumentationSettings | bool:
-    """An agent's `instrument=`: pydantic-ai's own spans of the agent run and each model call
-    while tracing is on (`servicekit.tracing`), without the prompts and answers (team chat
-    stays out of the trace backend); False, no instrumentation at all, with tracing off."""
+def llm_capabilities() -> list[Instrumentation]:
+    """An agent's `capabilities=`: pydantic-ai's own spans of the agent run and each model
+    call while tracing is on (`servicekit.tracing`), without the prompts and answers (team
+    chat stays out of the trace backend); none at all with tracing off."""
     if not tracing.enabled():
-        return False
-    return InstrumentationSettings(include_content=False, include_binary_content=False)
+        return []
+    settings = InstrumentationSettings(include_content=False, include_binary_content=False)
+    return [Instrumentation(settings=settings)]

@@ -21,7 +21,7 @@ from tasktracker.analysis.domain.proposals import (
     render_prompt,
 )
 from tasktracker.analysis.settings import OFFLINE_MODEL, AnalysisSettings
-from tasktracker.servicekit.llm import configured_model, llm_instrumentation, rules_model
+from tasktracker.servicekit.llm import configured_model, llm_capabilities, rules_model
 
 TaskAgent = Agent[None, TaskProposals]
 
@@ -50,7 +50,7 @@ def build_agent(settings: AnalysisSettings, model: Model | str | None = None) ->
         retries=1,
         model_settings=ModelSettings(timeout=settings.llm_timeout_seconds, temperature=0),
         name="analysis-tasks",
-        instrument=llm_instrumentation(),
+        capabilities=llm_capabilities(),
     )
 
 

@@ -20,7 +20,7 @@ from tasktracker.knowledge.domain.extraction import (
     render_prompt,
 )
 from tasktracker.knowledge.settings import OFFLINE_MODEL, KnowledgeSettings
-from tasktracker.servicekit.llm import configured_model, llm_instrumentation, rules_model
+from tasktracker.servicekit.llm import configured_model, llm_capabilities, rules_model
 
 ExtractionAgent = Agent[None, Extraction]
 
@@ -49,7 +49,7 @@ def build_agent(settings: KnowledgeSettings, model: Model | str | None = None) -
         retries=1,
         model_settings=ModelSettings(timeout=settings.llm_timeout_seconds, temperature=0),
         name="knowledge-extraction",
-        instrument=llm_instrumentation(),
+        capabilities=llm_capabilities(),
     )
 
 
