@@ -114,7 +114,7 @@ class BatchWriter(Generic[T, R]):
         try:
             with tracing.batch_span(
                 f"write {self._name}",
-                [pending.trace_context for pending in batch],
+                (pending.trace_context for pending in batch),
                 kind=tracing.SpanKind.INTERNAL,
             ):
                 results = await self._handler([pending.item for pending in batch])

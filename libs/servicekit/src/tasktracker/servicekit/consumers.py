@@ -177,7 +177,7 @@ class BatchConsumer:
         if not envelopes:
             return
         with tracing.batch_span(
-            f"consume {self.name}", [envelope.trace_context for envelope in envelopes]
+            f"consume {self.name}", (envelope.trace_context for envelope in envelopes)
         ):
             async with db.transaction(self.sessions) as session:
                 await self.handler(session, envelopes)
