@@ -20,8 +20,8 @@ ERROR_REF = "#/components/schemas/ErrorBody"
 
 
 @pytest.fixture(scope="module")
-def built() -> dict:
-    return tool.build()
+def built(service_apps) -> dict:
+    return tool.build(service_apps)
 
 
 def operations(document: dict):
