@@ -53,7 +53,7 @@ openapi: env
 FUZZ_EXAMPLES ?= 100
 fuzz: env
 	TT_FUZZ_PHASES=examples,coverage,fuzzing TT_FUZZ_MAX_EXAMPLES=$(FUZZ_EXAMPLES) \
-		$(UV) run --frozen pytest tests/e2e/test_public_api.py -k fuzzing -s -q
+		$(UV) run --frozen pytest tests/e2e/test_public_api.py -k fuzzing -s -q --timeout 3600
 
 # wrk generates the HTTP load when it is installed (or installable: root with apt-get);
 # without it the benchmarks use Python client processes.

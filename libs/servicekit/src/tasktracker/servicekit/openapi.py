@@ -4,7 +4,9 @@ Every error a service gives has one body (`contracts.errors.ErrorBody`). A route
 statuses it really answers with `responses=error_responses(404, 409)`; `service_app` adds the
 401 of the `ActorGuard` to every route it is given, and `document_validation_errors` makes
 FastAPI's automatic 422 name our error body instead of FastAPI's `HTTPValidationError` (the
-services replace FastAPI's validation answer, `errors.install_error_handlers`).
+services replace FastAPI's validation answer, `errors.install_error_handlers`) and lists the
+400 FastAPI answers on every route with a body when the body cannot be decoded at all (not
+UTF-8: "There was an error parsing the body"; a fuzzer found it).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from fastapi import FastAPI
 from tasktracker.contracts.errors import ErrorBody
 
 ERROR_DESCRIPTIONS: dict[int, str] = {
-    400: "Bad request: the input is well-formed but not acceptable",
+    400: "Bad request: input that cannot be read (a body that is not UTF-8 JSON, a malformed "
+    "path) or is not acceptable",
     401: "Unauthorized: no valid credentials",
     403: "Forbidden: the caller's role does not allow this",
     404: "Not found",
@@ -51,7 +54,8 @@ def error_response_object(status: int) -> dict[str, Any]:
 
 
 def document_validation_errors(app: FastAPI) -> None:
-    """Wraps `app.openapi` so that every 422 FastAPI documents by itself names `ErrorBody`."""
+    """Wraps `app.openapi`: every 422 FastAPI documents by itself names `ErrorBody`, and every
+    operation with a body lists FastAPI's 400 for one it cannot decode."""
     generate: Callable[[], dict[str, Any]] = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -68,6 +72,8 @@ def _with_our_422(schema: dict[str, Any]) -> dict[str, Any]:
             answer = operation.get("responses", {}).get("422")
             if answer is not None and _names_fastapi_422(answer):
                 operation["responses"]["422"] = error_response_object(422)
+            if "requestBody" in operation:
+                operation["responses"].setdefault("400", error_response_object(400))
     schemas = schema.setdefault("components", {}).setdefault("schemas", {})
     for name in _FASTAPI_422_SCHEMAS:
         schemas.pop(name, None)
