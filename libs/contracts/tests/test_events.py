@@ -27,6 +27,7 @@ from tasktracker.contracts.events import (
     ProposalMerged,
     ProposalRejected,
     ProposalUpdated,
+    ProposalWithdrawal,
     RunCancelled,
     RunClosed,
     RunCompleted,
@@ -39,6 +40,7 @@ from tasktracker.contracts.events import (
     TaskCreated,
     TaskProposalData,
     TaskProposalsCreated,
+    TaskProposalsWithdrawn,
     TaskRecord,
     TaskStatus,
     TaskUpdated,
@@ -145,6 +147,11 @@ SAMPLES: dict[type[EventPayload], Callable[[], EventPayload]] = {
     TaskProposalsCreated: lambda: TaskProposalsCreated(
         run_id=RUN_ID, batch_index=2, proposals=[task_proposal(2)]
     ),
+    TaskProposalsWithdrawn: lambda: TaskProposalsWithdrawn(
+        run_id=RUN_ID,
+        batch_index=3,
+        withdrawals=[ProposalWithdrawal(proposal_id=UUID(int=7), message_ids=[41, 42])],
+    ),
     RunCompleted: lambda: RunCompleted(run_id=RUN_ID, batches_total=3, proposals_total=9),
     RunFailed: lambda: RunFailed(run_id=RUN_ID, error="rate limited", batches_done=1),
     RunCancelled: lambda: RunCancelled(run_id=RUN_ID, reason="wrong window", cancelled_by="pm"),
@@ -242,6 +249,7 @@ def test_registry_covers_the_designed_event_types() -> None:
             "run_started",
             "progress_updated",
             "proposals_created",
+            "proposals_withdrawn",
             "run_completed",
             "run_failed",
             "run_cancelled",

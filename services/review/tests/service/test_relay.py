@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime
 
 import asyncpg
 from nats.js import JetStreamContext
@@ -57,6 +58,9 @@ async def test_each_decision_event_is_published_once_across_a_relay_restart(
             "relay_enabled": False,  # the process dies after each commit, before publishing
             "runs_durable": f"review-relay-runs-{session_id}",
             "messages_durable": f"review-relay-messages-{session_id}",
+            # only events from now: older runs' events on the shared stream (a withdrawal
+            # rejects a proposal, staging a decision event) are no part of this test
+            "events_since": datetime.now(UTC),
         }
     )
     engine = db.create_engine(url)

@@ -2,6 +2,7 @@
 
 from tasktracker.contracts.events.analysis_runs import (
     ProgressUpdated,
+    ProposalWithdrawal,
     RunCancelled,
     RunClosed,
     RunCompleted,
@@ -12,6 +13,7 @@ from tasktracker.contracts.events.analysis_runs import (
     RunStarted,
     TaskProposalData,
     TaskProposalsCreated,
+    TaskProposalsWithdrawn,
 )
 from tasktracker.contracts.events.base import EventPayload
 from tasktracker.contracts.events.knowledge_extraction import (
@@ -72,6 +74,7 @@ __all__ = [
     "ProposalMerged",
     "ProposalRejected",
     "ProposalUpdated",
+    "ProposalWithdrawal",
     "RunCancelled",
     "RunClosed",
     "RunCompleted",
@@ -84,6 +87,7 @@ __all__ = [
     "TaskCreated",
     "TaskProposalData",
     "TaskProposalsCreated",
+    "TaskProposalsWithdrawn",
     "TaskRecord",
     "TaskStatus",
     "TaskUpdated",
