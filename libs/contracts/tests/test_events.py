@@ -16,6 +16,7 @@ from tasktracker.contracts.events import (
     ExtractionCompleted,
     ExtractionFailed,
     ExtractionStarted,
+    ImportProgress,
     KnowledgeProposalsCreated,
     MessageAuthor,
     MessageRecord,
@@ -98,6 +99,17 @@ SAMPLES: dict[type[EventPayload], Callable[[], EventPayload]] = {
     ),
     ChatBound: lambda: ChatBound(chat_id=-100123, released_parked=4),
     ChatUnbound: lambda: ChatUnbound(chat_id=-100123),
+    ImportProgress: lambda: ImportProgress(
+        import_id=3,
+        chat_id=-100123,
+        status="running",
+        total=50_000,
+        read=5_000,
+        stored=4_200,
+        unchanged=0,
+        skipped=800,
+        errors=0,
+    ),
     ProjectConfigured: lambda: ProjectConfigured(
         name="Checkout",
         settings=ProjectSettings(
@@ -235,6 +247,7 @@ def test_registry_covers_the_designed_event_types() -> None:
             "message.updated",
             "ingestion.chat_bound",
             "ingestion.chat_unbound",
+            "ingestion.import_progress",
             "ingestion.project_configured",
         },
         Topic.knowledge_extraction: {

@@ -27,6 +27,7 @@ from tasktracker.contracts.events.knowledge_extraction import (
 from tasktracker.contracts.events.messages import (
     ChatBound,
     ChatUnbound,
+    ImportProgress,
     MessageAuthor,
     MessageRecord,
     MessageUpdated,
@@ -62,6 +63,7 @@ __all__ = [
     "ExtractionCompleted",
     "ExtractionFailed",
     "ExtractionStarted",
+    "ImportProgress",
     "InvalidEventError",
     "KnowledgeProposalsCreated",
     "MessageAuthor",

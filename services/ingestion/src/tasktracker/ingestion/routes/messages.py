@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import TypeAdapter, ValidationError
@@ -18,6 +18,7 @@ from tasktracker.ingestion.schemas import MessagePage
 from tasktracker.ingestion.storable import Int64, UtcTime
 from tasktracker.servicekit.app import Session
 from tasktracker.servicekit.errors import ApiError, not_found
+from tasktracker.servicekit.openapi import error_responses
 
 router = APIRouter(prefix="/api/projects/{project_id}/messages", tags=["messages"])
 
@@ -27,7 +28,7 @@ MAX_PAGE = 500
 _CURSOR = TypeAdapter(tuple[UtcTime, Int64])
 
 
-@router.get("")
+@router.get("", responses=error_responses(400, 404))
 async def list_messages(
     project_id: Int64,
     session: Session,
@@ -36,6 +37,9 @@ async def list_messages(
     chat_id: Int64 | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     cursor: str | None = None,
+    order: Annotated[
+        Literal["asc", "desc"], Query(description="`desc`: newest first (the cursor walks back)")
+    ] = "asc",
 ) -> MessagePage:
     """Times without an offset are UTC."""
     await existing_project(session, project_id)
@@ -47,6 +51,7 @@ async def list_messages(
         after=decode_cursor(cursor) if cursor else None,
         chat_id=chat_id,
         limit=limit + 1,
+        newest_first=order == "desc",
     )
     page = rows[:limit]
     more = len(rows) > limit
@@ -56,7 +61,7 @@ async def list_messages(
     )
 
 
-@router.get("/{message_id}")
+@router.get("/{message_id}", responses=error_responses(404))
 async def get_message(project_id: Int64, message_id: Int64, session: Session) -> MessageRecord:
     row = await messages.get_message(session, project_id, message_id)
     if row is None:
