@@ -26,6 +26,8 @@ ANSWERS = [
     ("ingestion", "post", f"{P}/sources/bind-codes", {404}),
     ("ingestion", "delete", f"{P}/sources/{{chat_id}}", {404}),
     ("ingestion", "post", "/webhook/telegram", {400, 413, 503}),
+    ("ingestion", "post", f"{P}/imports", {400, 404, 409, 413, 422, 503}),
+    ("ingestion", "get", f"{P}/imports/{{import_id}}", {404}),
     ("knowledge", "post", f"{P}/knowledge/extract", {409}),
     ("knowledge", "get", f"{P}/knowledge/extractions/{{extraction_id}}", {404}),
     ("knowledge", "post", f"{P}/knowledge/proposals/{{proposal_id}}/approve", {404, 409}),
