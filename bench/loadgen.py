@@ -107,7 +107,10 @@ def closed_loop(
 
 
 def _wrk(url, method, headers, webhook_chat, connections, seconds) -> Load:
+    # wrk's default 2 s timeout counts a slow answer as a socket error: on a busy machine a
+    # page of messages can take that long, and it is an answer, not a failure.
     argv = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency"]
+    argv += ["--timeout", "30s"]
     for name, value in headers.items():
         argv += ["-H", f"{name}: {value}"]
     with tempfile.NamedTemporaryFile("wb", suffix=".json") as template:
