@@ -31,6 +31,7 @@ from tasktracker.devstack.embedded import database_url, free_port
 from tasktracker.devstack.stack import DATA_SERVICES, PORTS, Stack
 from tasktracker.gateway.settings import DEFAULT_ROUTES
 from tasktracker.servicekit.db import asyncpg_dsn
+from tests.fixtures.actor import SignedActor
 from tests.fixtures.processes import ServiceProcess
 
 PROCFILE = Path(__file__).parents[1] / "deploy/local/Procfile"
@@ -254,11 +255,14 @@ def server_pids(nats_url: str, postgres_url: str) -> list[tuple[str, int]]:
 async def create_project(stack: BenchStack, name: str, chat_ids: list[int]) -> int:
     """A project with chats bound to it, as a global admin (through the gateway when it runs,
     else directly)."""
-    via = "gateway" if "gateway" in stack.processes else "ingestion"
-    admin = stack.token("bench", {}, admin=True)
-    async with httpx.AsyncClient(
-        base_url=stack.url(via), headers={"Authorization": f"Bearer {admin}"}, timeout=30
-    ) as rest:
+    if "gateway" in stack.processes:
+        token = stack.token("bench", {}, admin=True)
+        options: dict = {"base_url": stack.url("gateway")}
+        options["headers"] = {"Authorization": f"Bearer {token}"}
+    else:  # the service trusts only the gateway's signed caller: sign as the gateway does
+        signed = SignedActor("bench", key=stack.internal_actor_key, admin=True)
+        options = {"base_url": stack.url("ingestion"), "auth": signed}
+    async with httpx.AsyncClient(timeout=30, **options) as rest:
         created = await rest.post("/api/projects", json={"name": name})
         project = created.raise_for_status().json()["id"]
         for chat in chat_ids:
