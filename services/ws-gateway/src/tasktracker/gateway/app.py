@@ -15,6 +15,7 @@ from tasktracker.contracts.ws import CloseCode
 from tasktracker.gateway import metrics
 from tasktracker.gateway.admission import SocketAdmission
 from tasktracker.gateway.auth import AuthError, TokenVerifier, bearer_token
+from tasktracker.gateway.console import mount_console
 from tasktracker.gateway.hub import Hub
 from tasktracker.gateway.proxy import Proxy, admin_refusal, proxy_first, proxy_routes
 from tasktracker.gateway.session import Session, SessionLimits
@@ -113,6 +114,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         finally:
             admission.release(ticket)
 
+    mount_console(app)
     app.router.routes.extend(proxy_routes(lambda: app.state.proxy))
     return app
 
