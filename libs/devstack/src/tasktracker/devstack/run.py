@@ -155,6 +155,7 @@ Task Tracker is running.
   review console (signed in)  {console_link(gateway, token)}
   gateway (REST + WebSocket)  {gateway}   WebSocket: {gateway.replace("http", "ws")}/ws
   services                    {", ".join(f"{s} {stack.base_url(s)}" for s in DATA_SERVICES)}
+  the public API (OpenAPI)    {gateway}/openapi.json   browse it: {gateway}/docs
 
   demo project {project_id}; token (admin of it, valid 12h):
     export TT_TOKEN={token}

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tasktracker.servicekit.actor import ActorGuard, ActorTokenVerifier, actor_key
 from tasktracker.servicekit.errors import install_error_handlers
 from tasktracker.servicekit.health import health_router
+from tasktracker.servicekit.openapi import document_validation_errors, error_responses
 from tasktracker.servicekit.runtime import ServiceRuntime
 
 
@@ -36,13 +37,22 @@ def service_app(
 
     # No slash redirects: behind the gateway, a redirect would point at this service's own
     # (internal) address.
-    app = FastAPI(title=title, lifespan=lifespan, redirect_slashes=False)
+    # Operation ids are the route functions' names: what a generated client calls its methods.
+    app = FastAPI(
+        title=title,
+        lifespan=lifespan,
+        redirect_slashes=False,
+        generate_unique_id_function=lambda route: route.name,
+    )
     app.state.runtime = runtime
     install_error_handlers(app)
     app.include_router(health_router(runtime.readiness_checks, optional=runtime.optional_checks))
+    # The guard's 401 may answer any of these routes (an open one answers 401 itself: the
+    # webhook's secret), so every route documents it.
     for router in routers:
-        app.include_router(router)
+        app.include_router(router, responses=error_responses(401))
     app.add_middleware(ActorGuard, verifier=verifier, open_paths=open_paths)
+    document_validation_errors(app)
     return app
 
 

@@ -18,6 +18,7 @@ from tasktracker.gateway.auth import AuthError, TokenVerifier, bearer_token
 from tasktracker.gateway.console import mount_console
 from tasktracker.gateway.hub import Hub
 from tasktracker.gateway.proxy import Proxy, admin_refusal, proxy_first, proxy_routes
+from tasktracker.gateway.public_api import public_openapi
 from tasktracker.gateway.session import Session, SessionLimits
 from tasktracker.gateway.settings import GatewaySettings
 from tasktracker.gateway.upstream import create_session
@@ -64,12 +65,15 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             await nc.drain()
 
     app = FastAPI(
-        title="Task Tracker gateway",
+        title="Task Tracker API",
         lifespan=lifespan,
         docs_url="/docs" if settings.docs else None,
         redoc_url=None,
         openapi_url="/openapi.json" if settings.docs else None,
     )
+    # `/openapi.json` and `/docs` show the public API the gateway routes (`public_api`), not
+    # the gateway's own handful of routes.
+    app.openapi = public_openapi  # type: ignore[method-assign]
     install_error_handlers(app)
 
     async def nats_ready() -> None:
