@@ -8,8 +8,9 @@ Needs the `llm` extra (`tasktracker-servicekit[llm]`).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, SecretStr
 from pydantic_ai import Agent
@@ -18,6 +19,10 @@ from pydantic_ai.models import Model
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.models.openai import OpenAIChatModel
 from pydantic_ai.providers.openai import OpenAIProvider
+
+from tasktracker.servicekit.metrics import LLM_DURATION, LLM_REQUESTS, LLM_TOKENS
+
+OutputT = TypeVar("OutputT")
 
 
 def last_user_prompt(messages: list[ModelMessage]) -> str:
@@ -69,3 +74,22 @@ def model_name(agent: Agent[Any, Any]) -> str:
     """What a result records as the model that produced it."""
     model = agent.model
     return model if isinstance(model, str) else getattr(model, "model_name", str(model))
+
+
+async def run_agent(agent: Agent[Any, OutputT], prompt: str) -> OutputT:
+    """`agent.run(prompt)`'s output, counted and timed by model (`tt_llm_*`): the run's
+    outcome, its duration and the tokens pydantic-ai's usage reports."""
+    name = model_name(agent)
+    started = time.perf_counter()
+    try:
+        result = await agent.run(prompt)
+    except Exception:
+        LLM_REQUESTS.labels(name, "error").inc()
+        raise
+    finally:
+        LLM_DURATION.labels(name).observe(time.perf_counter() - started)
+    LLM_REQUESTS.labels(name, "ok").inc()
+    usage = result.usage
+    LLM_TOKENS.labels(name, "input").inc(usage.input_tokens or 0)
+    LLM_TOKENS.labels(name, "output").inc(usage.output_tokens or 0)
+    return result.output
