@@ -21,7 +21,7 @@ from tasktracker.analysis.domain.proposals import (
     render_prompt,
 )
 from tasktracker.analysis.settings import OFFLINE_MODEL, AnalysisSettings
-from tasktracker.servicekit.llm import configured_model, rules_model
+from tasktracker.servicekit.llm import configured_model, rules_model, run_agent
 
 TaskAgent = Agent[None, TaskProposals]
 
@@ -54,5 +54,4 @@ def build_agent(settings: AnalysisSettings, model: Model | str | None = None) ->
 
 
 async def propose(agent: TaskAgent, context: Context, lines: Sequence[ChatLine]) -> TaskProposals:
-    result = await agent.run(render_prompt(context, lines))
-    return result.output
+    return await run_agent(agent, render_prompt(context, lines))
