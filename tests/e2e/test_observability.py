@@ -102,6 +102,8 @@ async def test_metrics_and_logs_of_every_process(whole_stack):
     assert knowledge_worker.value("tt_jobs_total", service="knowledge", outcome="succeeded") >= 1
     assert knowledge_worker.value("tt_llm_requests_total", model="offline-rules", outcome="ok") >= 1
     assert knowledge_worker.value("tt_llm_tokens_total", model="offline-rules", kind="input") > 0
+    extraction = {"service": "knowledge", "kind": "extraction", "status": "completed"}
+    assert knowledge_worker.value("tt_runs_finished_total", **extraction) >= 1
 
     knowledge = pages["knowledge"]
     assert knowledge.value("tt_consumer_events_total", outcome="stored") >= len(texts)

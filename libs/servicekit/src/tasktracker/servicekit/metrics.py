@@ -61,6 +61,12 @@ JOB_DURATION = Histogram(
     buckets=LATENCY_BUCKETS,
 )
 
+RUNS_FINISHED = Counter(
+    "tt_runs_finished",
+    "Long jobs' units of work (analysis runs, extractions) by the status a try left them in.",
+    ["service", "kind", "status"],
+)
+
 CONSUMER_PENDING = Gauge(
     "tt_jetstream_consumer_pending_messages",
     "Messages of the stream not yet delivered to the durable consumer (num_pending).",

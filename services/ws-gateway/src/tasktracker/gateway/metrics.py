@@ -84,6 +84,11 @@ class HubCollector(Collector):
             yield family(name, help_text, value=read(self.hub))
 
 
+def hub_sample_names() -> set[str]:
+    """The names of the hub's samples (for checks of dashboards and alert rules)."""
+    return {name + ("_total" if kind == "counter" else "") for name, kind, _, _ in _HUB_METRICS}
+
+
 def hub_registry(hub: Hub) -> CollectorRegistry:
     """A registry of this app's hub alone (tests run several gateways in one process)."""
     registry = CollectorRegistry(auto_describe=False)
