@@ -86,3 +86,22 @@ def test_a_misspelt_metric_would_be_caught():
     assert "tt_http_requests_total" in exposed()
     assert "tt_http_request_duration_seconds_bucket" in exposed()
     assert "tt_gateway_slow_consumer_closes_total" in exposed()
+
+
+def test_the_compose_scrape_config_covers_every_api_and_worker():
+    config = yaml.safe_load((OBSERVABILITY / "prometheus.yml").read_text())
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
+    targets = {
+        target
+        for job in config["scrape_configs"]
+        for static in job["static_configs"]
+        for target in static["targets"]
+    }
+    for name, container in compose.items():
+        command = container.get("command", [])
+        if command[-1:] == ["worker"]:
+            port = container["environment"][f"TT_{name.split('-')[0].upper()}_WORKER_METRICS_PORT"]
+            assert f"{name}:{port}" in targets
+        elif command[-1:] == ["api"]:
+            assert any(target.startswith(f"{name}:") for target in targets), name
+    assert config["rule_files"] == ["/etc/prometheus/alerts.yaml"]
