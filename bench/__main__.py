@@ -24,6 +24,7 @@ BENCHMARKS = [
     "bench.end_to_end",
     "bench.ws_fanout",
     "bench.review_decisions",
+    "bench.history_import",
 ]
 
 

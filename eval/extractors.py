@@ -23,6 +23,7 @@ from tasktracker.analysis.domain.batching import (
     plan_batches,
 )
 from tasktracker.analysis.settings import AnalysisSettings
+from tasktracker.contracts.events import TaskProposalData
 from tasktracker.knowledge import agent as knowledge_agent
 from tasktracker.knowledge.domain import extraction as knowledge_io
 from tasktracker.knowledge.settings import KnowledgeSettings
@@ -106,7 +107,10 @@ async def _knowledge(
 async def _tasks(
     chat: LabelledChat, choice: ModelChoice, knowledge: knowledge_io.Extraction, output: Output
 ) -> None:
-    """As `make demo` runs it: all the extracted knowledge approved and given as context."""
+    """As the analysis worker runs it (`agent.propose` per batch, the run's earlier proposals
+    as context, a withdrawn proposal gone from the run), with all the extracted knowledge
+    approved and given as context as `make demo` does; batches one after another, as a
+    project's default concurrency of 1 runs them."""
     agent = analysis_agent.build_agent(choice.analysis_settings(), choice.analysis_model)
     context = analysis_io.Context(
         members=chat.members,
@@ -119,23 +123,25 @@ async def _tasks(
         gap=timedelta(minutes=DEFAULT_GAP_MINUTES),
         max_size=DEFAULT_MAX_MESSAGES,
     )
+    earlier: list[TaskProposalData] = []  # the run's proposals so far, not withdrawn
     for index, ids in enumerate(batches):
         lines = [
             analysis_io.ChatLine(m.id, m.author, m.text, m.sent_at, m.username)
             for m in (by_id[i] for i in ids)
         ]
-        result = await agent.run(analysis_io.render_prompt(context, lines))
-        output.model_calls += result.usage.requests
-        kept, _ = analysis_io.clean(
-            result.output,
-            run_id=RUN_ID,
-            batch_index=index,
-            allowed=set(ids),
-            members=context.members,
+        batch_context = context.with_earlier([(p.title, p.source_message_ids) for p in earlier])
+        cleaned, requests = await analysis_agent.propose(
+            agent, batch_context, lines, run_id=RUN_ID, batch_index=index
         )
-        output.proposals += [
-            Proposal(p.title, tuple(p.source_message_ids), p.assignee, p.due_date) for p in kept
-        ]
+        output.model_calls += requests
+        withdrawn = {earlier[ref - 1].proposal_id for ref in cleaned.withdrawn}
+        earlier = sorted(  # the worker's order: runs.earlier_proposals
+            [p for p in earlier if p.proposal_id not in withdrawn] + cleaned.proposals,
+            key=lambda p: (p.batch_index, p.source_message_ids, p.proposal_id),
+        )
+    output.proposals = [
+        Proposal(p.title, tuple(p.source_message_ids), p.assignee, p.due_date) for p in earlier
+    ]
 
 
 # The floor: a task for every message with a task word in it, titled by the message.

@@ -73,12 +73,45 @@ async def test_a_stand_in_models_tool_call_is_parsed_cleaned_and_scored() -> Non
     assert output.model_calls > 1  # one per chunk and per batch, counted from usage
 
 
-async def test_the_offline_run_scores_both_chats_and_prints_one_row_per_extractor() -> None:
+async def test_the_offline_run_scores_every_chat_and_prints_one_row_per_extractor() -> None:
     result = await evaluate(ModelChoice())
-    assert set(result["chats"]) == {"ops_week", "sample_week"}
+    assert set(result["chats"]) == {"ops_week", "sample_week", "support_week"}
     sample = result["chats"]["sample_week"]
     assert sample["messages"] == 309  # 312 messages, less the two joins and the poll
     assert sample["baseline"]["model_calls"] == 0
     assert sample["offline rules"]["tasks"]["proposals"] > 0
     lines = table(result).splitlines()
-    assert len(lines) == 2 + 2 * 2 and lines[2].startswith("ops_week")
+    assert len(lines) == 2 + 3 * 2 and lines[2].startswith("ops_week")
+
+
+async def test_a_stand_in_models_restatement_and_withdrawal_in_a_later_batch_parse() -> None:
+    """The batch holding message 11 proposes the webhook fix; the later batch holding message
+    30 is shown it as earlier proposal 1, states it again (`same_as`) and then calls it off:
+    the run keeps no proposal of it."""
+    seen_earlier: list[list[dict]] = []
+
+    def respond(history: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        prompt = str(history[-1].parts[-1].content)
+        header = json.loads(prompt.splitlines()[1])
+        seen_earlier.append(header["earlier_proposals"])
+        args: dict = {"tasks": []}
+        if '"id": 11,' in prompt:
+            args = {"tasks": [{"title": "Fix the Stripe webhook timeout", "message_ids": [11]}]}
+        elif '"id": 30,' in prompt:
+            args = {
+                "tasks": [{"title": "Fix the webhook", "message_ids": [30], "same_as": 1}],
+                "withdrawn": [{"ref": 1, "message_ids": [30]}, {"ref": 5, "message_ids": [30]}],
+            }
+        return ModelResponse(
+            parts=[ToolCallPart(tool_name=info.output_tools[0].name, args=json.dumps(args))]
+        )
+
+    choice = ModelChoice(
+        analysis_model=FunctionModel(respond, model_name="stand-in"),
+        knowledge_model=_stand_in({}),
+    )
+    output = await run_extractor(load(SAMPLE), choice)
+    assert output.proposals == []
+    shown = [e for e in seen_earlier if e]
+    assert shown[0] == [{"ref": 1, "title": "Fix the Stripe webhook timeout", "message_ids": [11]}]
+    assert seen_earlier[-1] == []  # withdrawn: no later batch is shown it

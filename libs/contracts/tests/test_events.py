@@ -16,6 +16,7 @@ from tasktracker.contracts.events import (
     ExtractionCompleted,
     ExtractionFailed,
     ExtractionStarted,
+    ImportProgress,
     KnowledgeProposalsCreated,
     MessageAuthor,
     MessageRecord,
@@ -27,6 +28,7 @@ from tasktracker.contracts.events import (
     ProposalMerged,
     ProposalRejected,
     ProposalUpdated,
+    ProposalWithdrawal,
     RunCancelled,
     RunClosed,
     RunCompleted,
@@ -39,6 +41,7 @@ from tasktracker.contracts.events import (
     TaskCreated,
     TaskProposalData,
     TaskProposalsCreated,
+    TaskProposalsWithdrawn,
     TaskRecord,
     TaskStatus,
     TaskUpdated,
@@ -96,6 +99,17 @@ SAMPLES: dict[type[EventPayload], Callable[[], EventPayload]] = {
     ),
     ChatBound: lambda: ChatBound(chat_id=-100123, released_parked=4),
     ChatUnbound: lambda: ChatUnbound(chat_id=-100123),
+    ImportProgress: lambda: ImportProgress(
+        import_id=3,
+        chat_id=-100123,
+        status="running",
+        total=50_000,
+        read=5_000,
+        stored=4_200,
+        unchanged=0,
+        skipped=800,
+        errors=0,
+    ),
     ProjectConfigured: lambda: ProjectConfigured(
         name="Checkout",
         settings=ProjectSettings(
@@ -144,6 +158,11 @@ SAMPLES: dict[type[EventPayload], Callable[[], EventPayload]] = {
     ),
     TaskProposalsCreated: lambda: TaskProposalsCreated(
         run_id=RUN_ID, batch_index=2, proposals=[task_proposal(2)]
+    ),
+    TaskProposalsWithdrawn: lambda: TaskProposalsWithdrawn(
+        run_id=RUN_ID,
+        batch_index=3,
+        withdrawals=[ProposalWithdrawal(proposal_id=UUID(int=7), message_ids=[41, 42])],
     ),
     RunCompleted: lambda: RunCompleted(run_id=RUN_ID, batches_total=3, proposals_total=9),
     RunFailed: lambda: RunFailed(run_id=RUN_ID, error="rate limited", batches_done=1),
@@ -228,6 +247,7 @@ def test_registry_covers_the_designed_event_types() -> None:
             "message.updated",
             "ingestion.chat_bound",
             "ingestion.chat_unbound",
+            "ingestion.import_progress",
             "ingestion.project_configured",
         },
         Topic.knowledge_extraction: {
@@ -242,6 +262,7 @@ def test_registry_covers_the_designed_event_types() -> None:
             "run_started",
             "progress_updated",
             "proposals_created",
+            "proposals_withdrawn",
             "run_completed",
             "run_failed",
             "run_cancelled",

@@ -75,3 +75,20 @@ def test_fresh_update_uses_new_ids_and_the_named_speaker():
 def test_unknown_speaker_is_refused():
     with pytest.raises(KeyError, match="not in the demo chat"):
         fresh_update(SAMPLE, "eve", "hi")
+
+
+def test_an_edit_is_made_by_the_author_of_the_message_it_edits():
+    script = """
+    DAY 1
+    09:00 anna: [#ask] @boris please fix the footer
+    09:01 boris: [#promise] [>ask] I'll fix it today
+    09:05 boris: !edit promise: I'll fix it today, the CSS is wrong
+    """
+    edits = [u["edited_message"] for u in build(script)["updates"] if "edited_message" in u]
+    assert [(e["message_id"], e["from"]["username"]) for e in edits] == [(2, "boris_dev")]
+    with pytest.raises(ValueError, match="cannot edit 'ask'"):
+        build(script.replace("!edit promise", "!edit ask"))
+
+
+def test_the_sample_week_edits_only_its_speakers_own_messages():
+    build()  # raises on an edit of someone else's message (the VAT promise once edited Anna's)

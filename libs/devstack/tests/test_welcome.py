@@ -1,8 +1,10 @@
-"""`make run`'s banner says where the metrics are; its processes log plain lines."""
+"""What `make run` prints once everything is up: the console's sign-in link first, and where
+the metrics are; its processes log plain lines."""
 
 from __future__ import annotations
 
 import io
+from urllib.parse import urlsplit
 
 from tasktracker.devstack.run import print_welcome
 from tasktracker.devstack.stack import PORTS, WORKER_METRICS_PORTS, Stack
@@ -11,10 +13,21 @@ from tasktracker.servicekit.settings import ServiceSettings
 
 STACK = Stack(
     nats_url="nats://127.0.0.1:4222",
-    postgres_url="postgresql://x@h/db",
-    webhook_secret="w",
-    jwt_secret="j",
+    postgres_url="postgresql://127.0.0.1:5432/postgres",
+    webhook_secret="hook",
+    jwt_secret="j" * 32,
 )
+
+
+def test_the_banner_links_the_console_with_the_token_in_the_fragment():
+    out = io.StringIO()
+    print_welcome(Console(out), STACK, 1, "header.payload.signature")
+    line = next(line for line in out.getvalue().splitlines() if "review console" in line)
+    link = urlsplit(line.split()[-1])
+    gateway = urlsplit(STACK.base_url("gateway"))
+    assert (link.scheme, link.netloc, link.path) == (gateway.scheme, gateway.netloc, "/")
+    assert link.query == ""  # a query would reach the server and its logs; a fragment never does
+    assert link.fragment == "token=header.payload.signature"
 
 
 def test_the_banner_names_every_metrics_address():

@@ -198,7 +198,7 @@ async def test_agent_runs_tokens_and_failures_are_counted_by_model():
 
     failing = Agent(FunctionModel(broken, model_name="kit-broken"), output_type=Answer)
     before = await _registry_scrape()
-    assert (await run_agent(agent, "three short words")).words == 3
+    assert (await run_agent(agent, "three short words")).output.words == 3
     with pytest.raises(RuntimeError):
         await run_agent(failing, "anything")
     after = await _registry_scrape()

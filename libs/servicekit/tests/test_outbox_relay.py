@@ -19,6 +19,7 @@ from tasktracker.servicekit.outbox import Outbox
 from tasktracker.servicekit.relay import OutboxRelay
 from tasktracker.servicekit.settings import NatsSettings
 from tasktracker.servicekit.stream import ensure_space_stream
+from tests.fixtures.jetstream import stream_messages as messages_on
 
 from .conftest import notes, outbox
 
@@ -36,13 +37,7 @@ async def stage_note(engine, project_id: int, body: str, *, fail: bool = False) 
 
 
 async def stream_messages(js: JetStreamContext, project_id: int) -> list:
-    sub = await js.pull_subscribe(space_filter(project_id), durable=None)
-    try:
-        return await sub.fetch(100, timeout=0.5)
-    except TimeoutError:  # nothing there (nats-py raises its own or a bare asyncio one)
-        return []
-    finally:
-        await sub.unsubscribe()
+    return await messages_on(js, space_filter(project_id))
 
 
 async def relay_once(js: JetStreamContext, url: str) -> int:

@@ -22,6 +22,7 @@ from tasktracker.contracts.subjects import Topic, space_filter
 from tasktracker.ingestion.db.models import Message, SkippedUpdate, outbox
 from tasktracker.ingestion.domain import MESSAGE_UPDATE_KINDS
 from tasktracker.ingestion.settings import IngestionSettings
+from tests.fixtures.jetstream import stream_messages
 
 SAMPLES = Path(__file__).with_name("samples")
 SECRET = "test_webhook-secret_0123456789"
@@ -183,16 +184,8 @@ async def outbox_drained(engine: AsyncEngine) -> bool:
 
 async def stream_events(js: JetStreamContext, project_id: int) -> list[RawEnvelope]:
     """Every event of the project's `messages` topic on the SPACES stream, in stream order."""
-    sub = await js.pull_subscribe(space_filter(project_id, Topic.messages), durable=None)
-    try:
-        pending = (await sub.consumer_info()).num_pending
-        events: list[RawEnvelope] = []
-        while len(events) < pending:
-            batch = await sub.fetch(pending - len(events), timeout=5)
-            events.extend(Envelope.from_bytes(msg.data) for msg in batch)
-        return events
-    finally:
-        await sub.unsubscribe()
+    messages = await stream_messages(js, space_filter(project_id, Topic.messages))
+    return [Envelope.from_bytes(msg.data) for msg in messages]
 
 
 async def settled_events(

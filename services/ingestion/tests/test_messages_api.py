@@ -47,6 +47,19 @@ async def test_keyset_pages_cover_every_message_once_in_time_order(client, engin
     assert [(m["sent_at"], m["id"]) for m in flat] == sorted((m["sent_at"], m["id"]) for m in flat)
 
 
+async def test_newest_first_pages_walk_back_in_time(client, engine, release):
+    """`order=desc` (the console's chat, newest first): the same keyset, walked backwards."""
+    project_id, chat_id = await bound_project(client)
+    await seed(engine, release, chat_id, 7)
+    pages = await all_pages(client, project_id, limit=3, order="desc")
+    assert [len(page) for page in pages] == [3, 3, 1]
+    assert [m["text"] for page in pages for m in page] == [f"m{i}" for i in reversed(range(7))]
+    [window] = await all_pages(
+        client, project_id, order="desc", since="2024-06-10T06:14:20Z", until="2024-06-10T06:16:20Z"
+    )
+    assert [m["text"] for m in window] == ["m3", "m2"]
+
+
 async def test_since_until_window(client, engine, release):
     project_id, chat_id = await bound_project(client)
     await seed(engine, release, chat_id, 6)
@@ -66,6 +79,7 @@ async def test_since_until_window(client, engine, release):
         ({"since": "yesterday"}, 422),
         ({"cursor": "not-a-cursor"}, 400),
         ({"cursor": "W10"}, 400),
+        ({"order": "newest"}, 422),
     ],
 )
 async def test_bad_query_is_rejected(client, params, status):

@@ -142,3 +142,20 @@ def test_a_question_answered_in_the_chunk_is_no_atom_its_answer_may_be() -> None
     ]
     kinds = {a.message_ids[0]: a.kind for a in offline_rules.extract(lines).atoms}
     assert kinds == {2: AtomKind.fact, 3: AtomKind.question}
+
+
+def test_one_subject_seeded_twice_in_a_chunk_is_one_topic() -> None:
+    """ "Staging migration" seeds a topic, and "migration" an hour later would seed a second:
+    the later group's seed words are the earlier's, so it joins it."""
+    said = [
+        (0, "The staging migration starts at 22:00 tonight"),
+        (1, "Staging migration needs the read replica paused"),
+        (60, "Migration of the billing tables went fine"),
+        (61, "The migration took twelve minutes in total"),
+    ]
+    lines = [
+        ChatLine(id=n, author="a", text=text, sent_at=T0 + timedelta(minutes=minute))
+        for n, (minute, text) in enumerate(said, 1)
+    ]
+    topics = offline_rules.extract(lines).topics
+    assert [(t.name, t.message_ids) for t in topics] == [("Staging migration", [1, 2, 3, 4])]

@@ -12,13 +12,13 @@ from pathlib import Path
 import httpx
 import nats
 import pytest
-from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from tasktracker.knowledge.app import create_app
 from tasktracker.knowledge.settings import KnowledgeSettings
 from tasktracker.servicekit import db
 from tasktracker.servicekit.migrations import upgrade
 from tests.fixtures.clients import asgi_client
+from tests.fixtures.jetstream import stream_messages
 from tests.fixtures.processes import ServiceProcess
 
 from .conftest import MIGRATIONS
@@ -75,15 +75,7 @@ async def event_types(nats_url: str, project: int) -> list[str]:
     client = await nats.connect(nats_url)
     try:
         js = client.jetstream()
-        subscription = await js.pull_subscribe(
-            f"space.{project}.knowledge_extraction.>",
-            config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL),
-        )
-        try:
-            found = await subscription.fetch(100, timeout=1)
-        except nats.errors.TimeoutError:
-            found = []
-        await subscription.unsubscribe()
+        found = await stream_messages(js, f"space.{project}.knowledge_extraction.>")
         return [message.subject.rsplit(".", 1)[-1] for message in found]
     finally:
         await client.close()

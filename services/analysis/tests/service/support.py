@@ -23,6 +23,7 @@ from tasktracker.contracts.envelope import Envelope
 from tasktracker.contracts.events import EventPayload, MessageAuthor, MessageRecord, make_envelope
 from tasktracker.contracts.subjects import Topic, space_filter
 from tasktracker.servicekit import db
+from tests.fixtures.jetstream import stream_messages
 
 T = TypeVar("T")
 _ids = itertools.count(1)
@@ -108,16 +109,8 @@ async def staged_events(
 
 async def stream_events(js: JetStreamContext, project_id: int, topic: Topic) -> list[Envelope]:
     """Every event of the project's topic on the SPACES stream, in stream order."""
-    sub = await js.pull_subscribe(space_filter(project_id, topic), durable=None)
-    try:
-        pending = (await sub.consumer_info()).num_pending
-        events: list[Envelope] = []
-        while len(events) < pending:
-            batch = await sub.fetch(pending - len(events), timeout=5)
-            events.extend(Envelope.from_bytes(msg.data) for msg in batch)
-        return events
-    finally:
-        await sub.unsubscribe()
+    messages = await stream_messages(js, space_filter(project_id, topic))
+    return [Envelope.from_bytes(msg.data) for msg in messages]
 
 
 async def outbox_drained(sessions: async_sessionmaker[AsyncSession]) -> bool:

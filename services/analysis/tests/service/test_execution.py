@@ -12,6 +12,7 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 from sqlalchemy import select
 
 from tasktracker.analysis.agent import build_agent, offline_task_rules_model
+from tasktracker.analysis.db import read_models
 from tasktracker.analysis.db.models import BatchRow, ProposalRow
 from tasktracker.analysis.domain.proposals import TaskDraft, TaskProposals
 from tasktracker.analysis.execute import Executor
@@ -21,7 +22,7 @@ from tasktracker.contracts.events import ProposalApproved, ProposalRejected, Run
 from tasktracker.servicekit import db
 from tasktracker.servicekit.llm import answer_with
 
-from .support import create_run, run_state, seed, staged_events
+from .support import create_run, record, run_state, seed, staged_events
 
 
 def executor(sessions, settings, model=None) -> Executor:
@@ -218,3 +219,43 @@ async def test_concurrent_batches_keep_progress_and_events_exact(
     async with db.transaction(sessions) as session:
         rows = (await session.execute(select(BatchRow).where(BatchRow.run_id == run_id))).all()
     assert len(rows) == 20
+
+
+async def test_a_later_batch_restates_one_earlier_proposal_and_withdraws_another(
+    client, sessions, settings, project_ids
+):
+    """Batch 1 is given batch 0's proposals as context: the offline rules answer the
+    restatement with `same_as` (no second proposal) and the call-off as a withdrawal, which
+    marks the earlier row and stages `proposals_withdrawn` with batch 1's commit."""
+    project = next(project_ids)
+    said = [
+        (0, "Could you prototype a read replica for the reports database?"),
+        (1, "Please rotate the signing keys on the billing API"),
+        (30, "Let's not do the read replica for the reports database."),
+        (31, "Please rotate the signing keys on the billing API today"),
+    ]
+    records = [record(project, text, minute=minute) for minute, text in said]
+    async with db.transaction(sessions) as session:
+        await read_models.upsert_messages(session, records)
+    run_id = await started(client, project)
+    assert await executor(sessions, settings).run(run_id, last_try=False) == "completed"
+
+    rows = await proposals_of(sessions, run_id)
+    assert [(r.batch_index, r.source_message_ids) for r in rows] == [
+        (0, [records[0].id]),
+        (0, [records[1].id]),
+    ]
+    replica, keys = rows
+    assert (replica.withdrawn_in_batch, replica.withdrawn_by) == (1, [records[2].id])
+    assert (keys.withdrawn_in_batch, keys.withdrawn_by) == (None, None)
+    events = await staged_events(sessions, run_id)
+    types = [e.type for e in events]
+    assert types.index("proposals_withdrawn") > types.index("proposals_created")
+    [withdrawn] = [e for e in events if e.type == "proposals_withdrawn"]
+    assert withdrawn.data == {
+        "run_id": str(run_id),
+        "batch_index": 1,
+        "withdrawals": [{"proposal_id": str(replica.id), "message_ids": [records[2].id]}],
+    }
+    created = [e.data for e in events if e.type == "proposals_created"]
+    assert [len(c["proposals"]) for c in created] == [2, 0]

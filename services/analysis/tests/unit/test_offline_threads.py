@@ -104,3 +104,28 @@ def test_chatter_without_work_asks_for_nothing() -> None:
 def test_a_pronoun_title_takes_its_object_from_the_sentence_before() -> None:
     found = tasks(said(0, "Ines", "We need a postmortem for the queue outage. Olek, write it up?"))
     assert "postmortem" in found[0].title and found[0].assignee == "olek_be"
+
+
+def test_a_later_batch_states_an_earlier_proposal_again_and_calls_another_off() -> None:
+    earlier = CONTEXT.with_earlier(
+        [
+            ("Rotate the signing keys on the billing API", [1, 2]),
+            ("Prototype a read replica for the reports database", [5]),
+        ]
+    )
+    answer = extract(
+        earlier,
+        [
+            said(600, "Ruth", "Let's not do the read replica for the reports database."),
+            said(601, "Ines", "Olek, please rotate the billing API signing keys today."),
+            said(602, "Olek", "Could you write the changelog for the billing API release?"),
+        ],
+    )
+    assert [(t.message_ids, t.same_as) for t in answer.tasks] == [([602], 1), ([603], None)]
+    assert [(w.ref, w.message_ids) for w in answer.withdrawn] == [(2, [601])]
+
+
+def test_a_call_off_naming_no_earlier_proposal_withdraws_nothing() -> None:
+    earlier = CONTEXT.with_earlier([("Prototype a read replica for the reports database", [5])])
+    answer = extract(earlier, [said(600, "Ruth", "Never mind, forget it.")])
+    assert answer.withdrawn == [] and answer.tasks == []

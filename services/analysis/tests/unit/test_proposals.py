@@ -11,6 +11,7 @@ from tasktracker.analysis.domain.proposals import (
     Context,
     TaskDraft,
     TaskProposals,
+    Withdrawal,
     clean,
     parse_prompt,
     render_prompt,
@@ -32,9 +33,9 @@ def test_invented_ids_are_dropped_and_a_task_citing_none_of_the_batch_is_dropped
             TaskDraft(title="Imagined", message_ids=[404]),
         ]
     )
-    proposals, dropped = clean(answer, run_id=RUN, batch_index=3, allowed={1, 2}, members=[])
-    assert [p.source_message_ids for p in proposals] == [[1, 2]]
-    assert proposals[0].batch_index == 3 and dropped == 2
+    cleaned = clean(answer, run_id=RUN, batch_index=3, allowed={1, 2}, members=[])
+    assert [p.source_message_ids for p in cleaned.proposals] == [[1, 2]]
+    assert cleaned.proposals[0].batch_index == 3 and cleaned.dropped == 2
 
 
 def test_an_assignee_must_be_a_member_of_the_chat() -> None:
@@ -44,19 +45,49 @@ def test_an_assignee_must_be_a_member_of_the_chat() -> None:
             TaskDraft(title="b", message_ids=[1], assignee="mallory"),
         ]
     )
-    proposals, _ = clean(answer, run_id=RUN, batch_index=0, allowed={1}, members=["boris"])
-    assert [p.assignee for p in proposals] == ["boris", None]
+    cleaned = clean(answer, run_id=RUN, batch_index=0, allowed={1}, members=["boris"])
+    assert [p.assignee for p in cleaned.proposals] == ["boris", None]
 
 
 def test_proposal_ids_are_the_same_on_every_try() -> None:
     answer = TaskProposals(tasks=[TaskDraft(title="a", message_ids=[1])])
-    first, _ = clean(answer, run_id=RUN, batch_index=0, allowed={1}, members=[])
-    again, _ = clean(answer, run_id=RUN, batch_index=0, allowed={1}, members=[])
-    assert first[0].proposal_id == again[0].proposal_id
+    first = clean(answer, run_id=RUN, batch_index=0, allowed={1}, members=[])
+    again = clean(answer, run_id=RUN, batch_index=0, allowed={1}, members=[])
+    assert first.proposals[0].proposal_id == again.proposals[0].proposal_id
+
+
+def test_a_task_stated_again_is_not_proposed_twice_and_a_withdrawal_needs_a_known_ref() -> None:
+    earlier = Context().with_earlier([("Renew the cert", [3]), ("Prototype the DNS", [4])])
+    answer = TaskProposals(
+        tasks=[
+            TaskDraft(title="Renew the cert, again", message_ids=[10], same_as=1),
+            TaskDraft(title="Prototype it", message_ids=[11], same_as=2),  # also withdrawn
+            TaskDraft(title="New work", message_ids=[12], same_as=9),  # no such ref: new
+        ],
+        withdrawn=[
+            Withdrawal(ref=2, message_ids=[13, 13, 404]),
+            Withdrawal(ref=7, message_ids=[13]),  # no such ref
+            Withdrawal(ref=1, message_ids=[404]),  # cites nothing of the batch
+        ],
+    )
+    cleaned = clean(
+        answer,
+        run_id=RUN,
+        batch_index=5,
+        allowed={10, 11, 12, 13},
+        members=[],
+        earlier=earlier.earlier,
+    )
+    assert [p.title for p in cleaned.proposals] == ["New work"]
+    assert cleaned.restated == {1: [10]}
+    assert cleaned.withdrawn == {2: [13]}
+    assert cleaned.dropped == 2  # 404 twice
 
 
 def test_the_prompt_round_trips() -> None:
-    context = Context(members=["anna"], topics=["Webhook"], atoms=["decision: queue it"])
+    context = Context(
+        members=["anna"], topics=["Webhook"], atoms=["decision: queue it"]
+    ).with_earlier([("Fix the webhook timeout", [7, 9])])
     lines = [line(1, "Fix the webhook"), line(2, "ok", username=None)]
     assert parse_prompt(render_prompt(context, lines)) == (context, lines)
 

@@ -9,7 +9,9 @@ import httpx
 from nats.js import JetStreamContext
 from sqlalchemy import func, select
 
-from tasktracker.review.db.models import MessageRow, ProposalRow
+from tasktracker.contracts.envelope import Envelope
+from tasktracker.contracts.events import ProposalWithdrawal, TaskProposalsWithdrawn
+from tasktracker.review.db.models import MessageRow, ProposalRow, outbox
 
 from .support import (
     closed,
@@ -96,3 +98,50 @@ async def test_the_message_read_model_keeps_the_newest_version(
     async with sessions() as session:
         count = select(func.count()).select_from(MessageRow).where(MessageRow.id == plain)
         assert (await session.execute(count)).scalar_one() == 1
+
+
+async def test_a_withdrawn_pending_proposal_is_rejected_by_analysis_once_a_decided_one_stays(
+    client: httpx.AsyncClient, js: JetStreamContext, sessions, project_ids
+) -> None:
+    """`proposals_withdrawn`: a later batch of the run called the work off. The pending
+    proposal is rejected by `analysis` (with the messages as the reason and a `rejected`
+    event); one the PM approved meanwhile stays approved; a redelivery changes nothing."""
+    project, run_id = next(project_ids), uuid.uuid4()
+    training, keys = proposal("Run the export training"), proposal("Rotate the signing keys")
+    await publish(js, project, created(run_id, training, keys))
+    await eventually(lambda: tally(sessions, run_id), lambda t: t and t["total"] == 2)
+    approved = await client.put(f"/api/projects/{project}/proposals/{keys.proposal_id}/approve")
+    assert approved.status_code == 200, approved.text
+    withdrawn = TaskProposalsWithdrawn(
+        run_id=run_id,
+        batch_index=1,
+        withdrawals=[
+            ProposalWithdrawal(proposal_id=training.proposal_id, message_ids=[71, 72]),
+            ProposalWithdrawal(proposal_id=keys.proposal_id, message_ids=[73]),
+        ],
+    )
+    await publish(js, project, withdrawn)
+    await publish(js, project, withdrawn)  # a redelivery
+    await publish(js, project, closed(run_id, 2))  # consumed after both copies
+    await eventually(lambda: run_row(sessions, run_id), lambda r: r.closed_at is not None)
+    assert await tally(sessions, run_id) == {
+        "total": 2,
+        "pending": 0,
+        "approved": 1,
+        "rejected": 1,
+        "merged": 0,
+    }
+    by_title = {r.title: r for r in await proposals_of(sessions, run_id)}
+    rejected = by_title[training.title]
+    assert (rejected.status, rejected.decided_by) == ("rejected", "analysis")
+    assert rejected.reason == "withdrawn by analysis: called off in message(s) 71, 72"
+    assert by_title[keys.title].status == "approved"
+    async with sessions() as session:
+        rows = await session.execute(
+            select(outbox.c.payload).where(outbox.c.subject.like("%.proposals.rejected"))
+        )
+        events = [Envelope.from_bytes(payload) for (payload,) in rows]
+    mine = [e for e in events if e.data["run_id"] == str(run_id)]
+    assert [(e.data["proposal_id"], e.data["decided_by"]) for e in mine] == [
+        (str(training.proposal_id), "analysis")
+    ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime
 
 import asyncpg
 from nats.js import JetStreamContext
@@ -18,6 +19,7 @@ from tasktracker.servicekit import db
 from tasktracker.servicekit.migrations import upgrade
 from tasktracker.servicekit.relay import OutboxRelay
 from tests.fixtures.clients import asgi_client
+from tests.fixtures.jetstream import stream_messages
 
 from ..conftest import MIGRATIONS
 from .support import proposal, seed_run
@@ -33,17 +35,8 @@ async def relay_pass(js: JetStreamContext, url: str) -> int:
 
 
 async def published(js: JetStreamContext, project: int) -> list[Envelope]:
-    sub = await js.pull_subscribe(space_filter(project, Topic.proposals), durable=None)
-    found = []
-    try:
-        while True:
-            try:
-                batch = await sub.fetch(100, timeout=1)
-            except TimeoutError:
-                return found
-            found += [Envelope.from_bytes(msg.data) for msg in batch]
-    finally:
-        await sub.unsubscribe()
+    messages = await stream_messages(js, space_filter(project, Topic.proposals))
+    return [Envelope.from_bytes(msg.data) for msg in messages]
 
 
 async def test_each_decision_event_is_published_once_across_a_relay_restart(
@@ -57,6 +50,9 @@ async def test_each_decision_event_is_published_once_across_a_relay_restart(
             "relay_enabled": False,  # the process dies after each commit, before publishing
             "runs_durable": f"review-relay-runs-{session_id}",
             "messages_durable": f"review-relay-messages-{session_id}",
+            # only events from now: older runs' events on the shared stream (a withdrawal
+            # rejects a proposal, staging a decision event) are no part of this test
+            "events_since": datetime.now(UTC),
         }
     )
     engine = db.create_engine(url)

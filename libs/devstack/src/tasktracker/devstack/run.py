@@ -141,12 +141,19 @@ def wait_ready(stack: Stack, supervisor: Supervisor, timeout: float = 180.0) -> 
         time.sleep(0.5)
 
 
+def console_link(gateway: str, token: str) -> str:
+    """The console's address with the token in the fragment: a browser never sends the part
+    after `#` to a server, so the token stays out of every request line and access log."""
+    return f"{gateway}/#token={token}"
+
+
 def print_welcome(console: Console, stack: Stack, project_id: int, token: str) -> None:
     gateway = stack.base_url("gateway")
     worker_metrics = ", ".join(stack.metrics_url(f"{s}-worker") for s in WORKER_METRICS_PORTS)
     console.say(
         f"""
 Task Tracker is running.
+  review console (signed in)  {console_link(gateway, token)}
   gateway (REST + WebSocket)  {gateway}   WebSocket: {gateway.replace("http", "ws")}/ws
   services                    {", ".join(f"{s} {stack.base_url(s)}" for s in DATA_SERVICES)}
   metrics (Prometheus)        {stack.metrics_url("gateway")} and each service's /metrics;

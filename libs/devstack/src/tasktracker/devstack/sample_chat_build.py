@@ -27,12 +27,21 @@ _NAME = re.compile(r"\[#(\w+)\]\s*")
 _REPLY = re.compile(r"\[>(\w+)\]\s*")
 
 
-def build() -> dict[str, Any]:
-    people = {who: {"is_bot": False, **person} for who, person in PEOPLE.items()}
+def build(
+    script: str = SCRIPT,
+    *,
+    chat: dict[str, Any] = CHAT,
+    people_by_name: dict[str, dict[str, Any]] = PEOPLE,
+    first_day: datetime = FIRST_DAY,
+    first_update_id: int = FIRST_UPDATE_ID,
+) -> dict[str, Any]:
+    """The chat's updates; the defaults build the demo chat, other arguments another chat in
+    the same line format (the eval's labelled chats)."""
+    people = {who: {"is_bot": False, **person} for who, person in people_by_name.items()}
     updates: list[dict[str, Any]] = []
     named: dict[str, dict[str, Any]] = {}
     day = 0
-    for raw in SCRIPT.strip().splitlines():
+    for raw in script.strip().splitlines():
         line = raw.strip()
         if not line:
             continue
@@ -43,18 +52,20 @@ def build() -> dict[str, Any]:
         if found is None:
             raise ValueError(f"not a script line: {line!r}")
         hours, minutes, who, text = found.groups()
-        sent = FIRST_DAY + timedelta(days=day, hours=int(hours), minutes=int(minutes))
-        update_id = FIRST_UPDATE_ID + len(updates)
+        sent = first_day + timedelta(days=day, hours=int(hours), minutes=int(minutes))
+        update_id = first_update_id + len(updates)
         if text.startswith("!edit "):
             name, new_text = text[6:].split(": ", 1)
             original = named[name]
+            if original["from"]["id"] != people[who]["id"]:  # Telegram edits only your own
+                raise ValueError(f"{who} cannot edit {name!r}, a message of another: {line!r}")
             edited = {**original, "text": new_text, "edit_date": int(sent.timestamp())}
             updates.append({"update_id": update_id, "edited_message": edited})
             continue
         message: dict[str, Any] = {
             "message_id": sum("message" in u for u in updates) + 1,
             "from": people[who],
-            "chat": CHAT,
+            "chat": chat,
             "date": int(sent.timestamp()),
         }
         if reply := _REPLY.search(text):
@@ -65,7 +76,7 @@ def build() -> dict[str, Any]:
             named[name.group(1)] = message
         message.update(_content(text, who, people, update_id))
         updates.append({"update_id": update_id, "message": message})
-    return {"chat": CHAT, "people": PEOPLE, "updates": updates}
+    return {"chat": chat, "people": people_by_name, "updates": updates}
 
 
 def _quoted(message: dict[str, Any]) -> dict[str, Any]:

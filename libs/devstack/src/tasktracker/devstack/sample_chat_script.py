@@ -319,8 +319,8 @@ DAY 5
 12:11 anna: Hmm. How many customers does that affect?
 12:12 farida: Norway is 1.5% of orders. With the flag at 20% that is a handful of people today.
 12:13 anna: [#vat] @boris please fix the Norway VAT display today if you can, otherwise early Monday. It is a legal issue.
-12:14 boris: [>vat] I'll fix it today, the tax service has the rate, the page just does not ask for it.
-12:40 boris: !edit vat: I'll fix it today, the tax service has the rate, the page just ignores it for non-EU countries.
+12:14 boris: [#vatfix] [>vat] I'll fix it today, the tax service has the rate, the page just does not ask for it.
+12:40 boris: !edit vatfix: I'll fix it today, the tax service has the rate, the page just ignores it for non-EU countries.
 13:00 chen: I'll add Norway, Switzerland and the UK to the test matrix for tax display.
 14:30 boris: Norway VAT fix is deployed, prices now include 25% VAT.
 14:32 chen: Verified on production with a Norwegian test account.

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, SecretStr
 from pydantic_ai import Agent
+from pydantic_ai.agent import AgentRunResult
 from pydantic_ai.messages import ModelMessage, ModelResponse, ToolCallPart, UserPromptPart
 from pydantic_ai.models import Model
 from pydantic_ai.models.function import AgentInfo, FunctionModel
@@ -76,9 +77,9 @@ def model_name(agent: Agent[Any, Any]) -> str:
     return model if isinstance(model, str) else getattr(model, "model_name", str(model))
 
 
-async def run_agent(agent: Agent[Any, OutputT], prompt: str) -> OutputT:
-    """`agent.run(prompt)`'s output, counted and timed by model (`tt_llm_*`): the run's
-    outcome, its duration and the tokens pydantic-ai's usage reports."""
+async def run_agent(agent: Agent[Any, OutputT], prompt: str) -> AgentRunResult[OutputT]:
+    """`agent.run(prompt)`, counted and timed by model (`tt_llm_*`): the run's outcome, its
+    duration and the tokens pydantic-ai's usage reports."""
     name = model_name(agent)
     started = time.perf_counter()
     try:
@@ -92,4 +93,4 @@ async def run_agent(agent: Agent[Any, OutputT], prompt: str) -> OutputT:
     usage = result.usage
     LLM_TOKENS.labels(name, "input").inc(usage.input_tokens or 0)
     LLM_TOKENS.labels(name, "output").inc(usage.output_tokens or 0)
-    return result.output
+    return result

@@ -4,6 +4,7 @@ OpenAI-compatible server."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 
 from pydantic_ai import Agent
@@ -15,8 +16,10 @@ from tasktracker.analysis.domain import offline_tasks
 from tasktracker.analysis.domain.proposals import (
     INSTRUCTIONS,
     ChatLine,
+    Cleaned,
     Context,
     TaskProposals,
+    clean,
     parse_prompt,
     render_prompt,
 )
@@ -53,5 +56,23 @@ def build_agent(settings: AnalysisSettings, model: Model | str | None = None) ->
     )
 
 
-async def propose(agent: TaskAgent, context: Context, lines: Sequence[ChatLine]) -> TaskProposals:
-    return await run_agent(agent, render_prompt(context, lines))
+async def propose(
+    agent: TaskAgent,
+    context: Context,
+    lines: Sequence[ChatLine],
+    *,
+    run_id: uuid.UUID,
+    batch_index: int,
+) -> tuple[Cleaned, int]:
+    """One batch of a run, as the worker and `make eval` both run it: the agent's answer under
+    the rules (`clean`), and how many model requests it took."""
+    result = await run_agent(agent, render_prompt(context, lines))
+    cleaned = clean(
+        result.output,
+        run_id=run_id,
+        batch_index=batch_index,
+        allowed={line.id for line in lines},
+        members=context.members,
+        earlier=context.earlier,
+    )
+    return cleaned, result.usage.requests

@@ -4,6 +4,10 @@ and per batch ONE transaction with its proposals, its checkpoint (`run_batches`,
 events. A redelivered or retried job resumes with the batches not yet committed; a batch is
 never committed twice; a cancelled run stops at the next batch boundary.
 
+Each batch is given the run's earlier proposals (title, message ids) as context: a task it
+states again is not proposed twice, and an earlier pending proposal it calls off is withdrawn
+in the batch's transaction, with a `proposals_withdrawn` event.
+
 Two deliveries of one run at once: the first holds a lease on the run (renewed while it
 works); the second raises `RunHeld` and is retried after a backoff, by when the holder has
 finished or died (a lease outlives its holder by at most one ack wait). The unique batch key
@@ -38,10 +42,16 @@ from tasktracker.analysis.domain.batching import (
     split_by_sizes,
 )
 from tasktracker.analysis.domain.lifecycle import RunStatus
-from tasktracker.analysis.domain.proposals import ChatLine, Context, clean
+from tasktracker.analysis.domain.proposals import ChatLine, Context
 from tasktracker.analysis.ratelimit import RequestsPerMinute
 from tasktracker.analysis.store import OUTBOX
-from tasktracker.contracts.events import ProgressUpdated, RunStarted, TaskProposalsCreated
+from tasktracker.contracts.events import (
+    ProgressUpdated,
+    ProposalWithdrawal,
+    RunStarted,
+    TaskProposalsCreated,
+    TaskProposalsWithdrawn,
+)
 from tasktracker.servicekit import db
 from tasktracker.servicekit.job_errors import describe_error, is_permanent, must_wait
 from tasktracker.servicekit.llm import model_name
@@ -181,13 +191,20 @@ class Executor:
             current = await session.get(RunRow, row.id)
             if current is None or current.status != RunStatus.running:
                 return current.status if current is not None else "missing"
+            earlier = await runs.earlier_proposals(session, row.id, index)
+        context = context.with_earlier([(p.title, p.source_message_ids) for p in earlier])
         await self.limiter.wait()
-        answer = await propose(self.agent, context, lines)
-        proposals, dropped = clean(
-            answer, run_id=row.id, batch_index=index, allowed=set(ids), members=context.members
-        )
+        cleaned, _ = await propose(self.agent, context, lines, run_id=row.id, batch_index=index)
+        proposals, dropped = cleaned.proposals, cleaned.dropped
         if dropped:
             log.info("run %s batch %d: %d invented ids dropped", row.id, index, dropped)
+        if cleaned.restated:
+            log.info(
+                "run %s batch %d: %d earlier proposals stated again, not proposed twice",
+                row.id,
+                index,
+                len(cleaned.restated),
+            )
         async with db.transaction(self.sessions) as session:
             current = await runs.lock(session, row.id)
             if current is None or current.status != RunStatus.running:
@@ -225,9 +242,19 @@ class Executor:
                         reasoning=p.reasoning,
                     )
                 )
+            withdrawals = [
+                ProposalWithdrawal(proposal_id=earlier[ref - 1].id, message_ids=by)
+                for ref, by in sorted(cleaned.withdrawn.items())
+                if await runs.withdraw(session, earlier[ref - 1].id, index, by)
+            ]
             current.batches_done += 1
             current.proposals_total += len(proposals)
             await session.flush()
+            withdrawn = (
+                TaskProposalsWithdrawn(run_id=row.id, batch_index=index, withdrawals=withdrawals)
+                if withdrawals
+                else None
+            )
             await OUTBOX.stage_many(
                 session,
                 [
@@ -235,6 +262,7 @@ class Executor:
                         TaskProposalsCreated(run_id=row.id, batch_index=index, proposals=proposals),
                         row.project_id,
                     ),
+                    *([(withdrawn, row.project_id)] if withdrawn else []),
                     (
                         ProgressUpdated(
                             run_id=row.id,

@@ -6,7 +6,15 @@ import gc
 
 from fastapi import FastAPI
 
-from tasktracker.ingestion.routes import bindings, messages, parked, projects, sources, webhook
+from tasktracker.ingestion.routes import (
+    bindings,
+    imports,
+    messages,
+    parked,
+    projects,
+    sources,
+    webhook,
+)
 from tasktracker.ingestion.settings import IngestionSettings
 from tasktracker.servicekit.app import service_app
 from tasktracker.servicekit.jobs import make_job_broker
@@ -33,6 +41,7 @@ def create_app(settings: IngestionSettings | None = None) -> FastAPI:
             messages.router,
             parked.router,
             bindings.router,
+            imports.router,
         ],
         # Telegram does not come through the gateway: the webhook checks its own secret.
         open_paths=["/webhook/telegram"],

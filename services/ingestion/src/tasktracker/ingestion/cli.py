@@ -1,4 +1,5 @@
-"""`tasktracker-ingestion api|migrate|worker`."""
+"""`tasktracker-ingestion api|migrate|worker|requeue-parked`, and `import FILE --project ID`
+(`import_cli.py`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,10 @@ from tasktracker.servicekit.cli import service_cli
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["import"]:
+        from tasktracker.ingestion.import_cli import main as import_main
+
+        sys.exit(import_main(sys.argv[2:]))
     sys.exit(
         service_cli(
             prog="tasktracker-ingestion",

@@ -104,7 +104,7 @@ class Author:
 
 @dataclass(frozen=True)
 class IncomingMessage:
-    update_id: int
+    update_id: int | None  # None: from a history import (`export.py`), no update carried it
     update_kind: str
     chat_id: int
     chat_title: str | None

@@ -15,6 +15,7 @@ from taskiq.kicker import AsyncKicker
 
 SAVE_TELEGRAM_MESSAGE = "save_telegram_message"
 RELEASE_PARKED = "release_parked"
+IMPORT_HISTORY = "import_history"
 
 
 def job_id(update_id: int) -> str:
@@ -39,3 +40,11 @@ async def enqueue_release(broker: AsyncBroker, chat_id: int) -> None:
     """
     kicker: AsyncKicker[Any, Any] = AsyncKicker(RELEASE_PARKED, broker, labels={})
     await kicker.with_task_id(f"release-parked-{chat_id}-{uuid.uuid4()}").kiq(chat_id)
+
+
+async def enqueue_import(broker: AsyncBroker, import_id: int) -> None:
+    """Queue an import's job (waits for the PubAck). A fresh id each time: uploading the file
+    again must kick the unfinished import again; two runs of it are harmless (a chunk at a
+    time under the import's row lock)."""
+    kicker: AsyncKicker[Any, Any] = AsyncKicker(IMPORT_HISTORY, broker, labels={})
+    await kicker.with_task_id(f"import-history-{import_id}-{uuid.uuid4()}").kiq(import_id)

@@ -138,3 +138,30 @@ class ParkedList(BaseModel):
 class IngestionStats(BaseModel):
     parked_waiting: int
     skipped_by_kind: dict[str, int]
+
+
+class ImportOut(BaseModel):
+    """A chat history import and its progress (messages read of `total`, and what became of
+    them)."""
+
+    model_config = ConfigDict(from_attributes=True)  # ImportOut.model_validate(import_row)
+
+    id: int
+    project_id: int
+    chat_id: int
+    chat_title: str | None
+    status: Literal["queued", "running", "completed", "failed"]
+    total: int
+    read: int = Field(validation_alias="cursor")
+    stored: int
+    unchanged: int
+    skipped: int
+    errors: int
+    error: str | None
+    file_sha256: str
+    file_bytes: int
+    created_by: str | None
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+    resumed: bool = False  # this upload continues an unfinished import of the same file

@@ -44,6 +44,11 @@ class IngestionSettings(ServiceSettings):
     # ...or, when fewer wait, those that arrived this long after the first.
     store_batch_max_delay_seconds: float = Field(default=0.002, ge=0, le=1)
 
+    # A chat history import (a Telegram Desktop `result.json`) is refused with 413 above this.
+    import_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    # Exported messages stored per transaction (with their events and the import's cursor).
+    import_chunk_size: int = Field(default=1000, ge=1, le=5000)
+
     @field_validator("webhook_secret")
     @classmethod
     def _telegram_accepts_secret(cls, value: SecretStr | None) -> SecretStr | None:

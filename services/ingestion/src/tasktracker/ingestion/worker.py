@@ -16,8 +16,15 @@ from typing import Annotated, Any
 from taskiq import AsyncBroker, Context, TaskiqDepends, TaskiqEvents, TaskiqState
 
 from tasktracker.ingestion.binding import release_chunk
+from tasktracker.ingestion.history import run_import
 from tasktracker.ingestion.ingest import Outcome, PreparedUpdate, ingest_batch, prepare
-from tasktracker.ingestion.queue import RELEASE_PARKED, SAVE_TELEGRAM_MESSAGE, enqueue_release
+from tasktracker.ingestion.queue import (
+    IMPORT_HISTORY,
+    RELEASE_PARKED,
+    SAVE_TELEGRAM_MESSAGE,
+    enqueue_import,
+    enqueue_release,
+)
 from tasktracker.ingestion.settings import IngestionSettings
 from tasktracker.servicekit import db
 from tasktracker.servicekit.batching import BatchWriter
@@ -82,6 +89,27 @@ async def release_parked(chat_id: int, context: Annotated[Context, TaskiqDepends
     return released
 
 
+async def import_history(import_id: int, context: Annotated[Context, TaskiqDepends()]) -> str:
+    """Store a chat history import from its cursor on, a chunk per transaction, for at most
+    half the job's ack wait: then it queues its continuation and ends, so JetStream never
+    delivers a long import again while it still runs (were it to, the import's row lock
+    keeps the two runs to one chunk at a time)."""
+    runtime: WorkerRuntime = context.state.runtime
+    settings: IngestionSettings = runtime.settings  # type: ignore[assignment]
+    done = await run_import(
+        runtime.sessions,
+        import_id,
+        settings.import_chunk_size,
+        budget_seconds=settings.job_ack_wait_seconds / 2,
+    )
+    if done is not None and done.status not in ("completed", "failed"):
+        await enqueue_import(context.broker, import_id)
+        return "continued"
+    status = "missing" if done is None else done.status
+    log.info("import %s: %s", import_id, status)
+    return status
+
+
 def build_broker(settings: IngestionSettings) -> JobBroker:
     broker = make_job_broker(settings)
     runtime = WorkerRuntime(settings)
@@ -96,6 +124,7 @@ def build_broker(settings: IngestionSettings) -> JobBroker:
     broker.state.update_writer = writer
     broker.register_task(save_telegram_message, task_name=SAVE_TELEGRAM_MESSAGE)
     broker.register_task(release_parked, task_name=RELEASE_PARKED)
+    broker.register_task(import_history, task_name=IMPORT_HISTORY)
     return broker
 
 

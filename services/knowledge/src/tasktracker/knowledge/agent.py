@@ -53,4 +53,4 @@ def build_agent(settings: KnowledgeSettings, model: Model | str | None = None) -
 
 
 async def extract_chunk(agent: ExtractionAgent, lines: Sequence[ChatLine]) -> Extraction:
-    return await run_agent(agent, render_prompt(lines))
+    return (await run_agent(agent, render_prompt(lines))).output

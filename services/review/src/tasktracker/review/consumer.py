@@ -1,8 +1,9 @@
 """Review's event consumers: servicekit's `BatchConsumer` (durable nats-py pull consumers), a
 batch per fetch stored in one transaction and acknowledged after the commit.
 
-* `space.*.analysis_runs.>`: `proposals_created` (proposals, idempotent by id) and
-  `run_closed`; the run's other events are acknowledged unread.
+* `space.*.analysis_runs.>`: `proposals_created` (proposals, idempotent by id),
+  `proposals_withdrawn` (a pending proposal a later batch called off is rejected by
+  `analysis`) and `run_closed`; the run's other events are acknowledged unread.
 * `space.*.messages.message.updated`: the read model of source texts (one `unnest` upsert).
 
 Outage backoff, poison events (a batch PostgreSQL refuses is stored one event at a time, the
@@ -19,8 +20,10 @@ from tasktracker.contracts.events import (
     MessageUpdated,
     RunClosed,
     TaskProposalsCreated,
+    TaskProposalsWithdrawn,
 )
 from tasktracker.contracts.subjects import Topic, space_filter
+from tasktracker.review import decisions
 from tasktracker.review.db import intake, messages
 from tasktracker.review.settings import ReviewSettings
 from tasktracker.servicekit.consumers import (
@@ -45,6 +48,12 @@ def store_runs(similarity: intake.Similarity) -> Handler:
             [(e.project_id, e.data) for e in events if isinstance(e.data, TaskProposalsCreated)],
             similarity,
         )
+        for event in events:
+            if isinstance(event.data, TaskProposalsWithdrawn):
+                for withdrawal in event.data.withdrawals:
+                    await decisions.withdraw(
+                        session, event.project_id, withdrawal.proposal_id, withdrawal.message_ids
+                    )
         await intake.close_runs(
             session, [(e.project_id, e.data) for e in events if isinstance(e.data, RunClosed)]
         )
@@ -77,7 +86,13 @@ def build_consumers(settings: ReviewSettings, runtime: ServiceRuntime) -> EventC
         )
         return BatchConsumer(settings.stream_name, options, store, runtime.sessions)
 
-    run_events = frozenset({TaskProposalsCreated.event_type, RunClosed.event_type})
+    run_events = frozenset(
+        {
+            TaskProposalsCreated.event_type,
+            TaskProposalsWithdrawn.event_type,
+            RunClosed.event_type,
+        }
+    )
     consumers = [
         consumer(ANALYSIS_RUNS, settings.runs_durable, run_events, store_runs(similarity)),
         consumer(MESSAGE_UPDATED, settings.messages_durable, None, store_messages),

@@ -229,3 +229,34 @@ def task_record(task: TaskRow) -> TaskRecord:
         source_message_ids=list(task.source_message_ids),
         proposal_id=task.proposal_id,
     )
+
+
+WITHDRAWN_BY = "analysis"
+
+
+async def withdraw(
+    session: AsyncSession, project_id: int, proposal_id: uuid.UUID, message_ids: Sequence[int]
+) -> bool:
+    """Analysis withdrew a proposal (a later batch of its run called the work off): a pending
+    one is rejected by `analysis`, with the messages as the reason and `rejected` emitted as
+    for a reviewer's rejection. A proposal decided meanwhile, of a closed run, or unknown is
+    left as it is (a decision stands; a redelivered event changes nothing): False."""
+    stmt = (
+        select(ProposalRow.status, RunRow.closed_at)
+        .join(RunRow, RunRow.id == ProposalRow.run_id)
+        .where(ProposalRow.id == proposal_id, ProposalRow.project_id == project_id)
+        .with_for_update(of=ProposalRow)
+    )
+    found = (await session.execute(stmt)).first()
+    if found is None or found.status != "pending" or found.closed_at is not None:
+        return False
+    ids = ", ".join(str(i) for i in message_ids)
+    await decide_one(
+        session,
+        project_id,
+        proposal_id,
+        Decision.reject,
+        WITHDRAWN_BY,
+        reason=f"withdrawn by analysis: called off in message(s) {ids}",
+    )
+    return True

@@ -16,6 +16,7 @@ from tasktracker.contracts.ws import CloseCode
 from tasktracker.gateway import metrics
 from tasktracker.gateway.admission import SocketAdmission
 from tasktracker.gateway.auth import AuthError, TokenVerifier, bearer_token
+from tasktracker.gateway.console import mount_console
 from tasktracker.gateway.hub import Hub
 from tasktracker.gateway.proxy import Proxy, admin_refusal, proxy_first, proxy_routes
 from tasktracker.gateway.session import Session, SessionLimits
@@ -116,6 +117,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         finally:
             admission.release(ticket)
 
+    mount_console(app)
     app.router.routes.extend(proxy_routes(lambda: app.state.proxy))
     # health, metrics, docs; the proxied paths are counted by the proxy (`proxy_first`)
     app.add_middleware(HttpMetrics, service=settings.service_name)

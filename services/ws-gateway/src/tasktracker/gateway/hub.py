@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -209,7 +210,7 @@ class Hub:
         ]
         if not targets:
             return
-        if not self._is_valid(parts, msg.data):
+        if not self._is_valid(parts, msg.data) or is_withheld(parts, msg.data):
             return
         for (project_id, topic), subs in targets:
             frame = encode_event_frame(str(ClientTopic(project_id, topic)), seq, msg.data)
@@ -276,11 +277,29 @@ class Hub:
                         parts = parse_subject(msg.subject)
                     except SubjectError:
                         continue
-                    if self._is_valid(parts, msg.data):
+                    if self._is_valid(parts, msg.data) and not is_withheld(parts, msg.data):
                         frame = encode_event_frame(topic_name, seq, msg.data)
                         frames.append((seq, frame.decode()))
                 self.stats.replayed_events += len(frames)
                 yield frames
+
+
+_IMPORTED_FLAG = b'"imported":true'
+
+
+def is_withheld(parts: SubjectParts, data: bytes) -> bool:
+    """A `message.updated` of a chat history import (`data.imported`): not relayed, live or
+    replayed. An import stores thousands of messages a second; a browser follows it by the
+    few `ingestion.import_progress` events and reloads messages over REST when it completes.
+
+    The byte search only spares parsing the other events: inside a JSON string a quote is
+    escaped, so `"imported":true` can only be a key; the parsed envelope decides."""
+    if parts.event_type != "message.updated" or _IMPORTED_FLAG not in data:
+        return False
+    try:
+        return json.loads(data).get("data", {}).get("imported") is True
+    except (ValueError, AttributeError):
+        return False
 
 
 def _prime_ordered_consumer(live: object, last_seq: int) -> None:

@@ -2,6 +2,7 @@
 
 from tasktracker.contracts.events.analysis_runs import (
     ProgressUpdated,
+    ProposalWithdrawal,
     RunCancelled,
     RunClosed,
     RunCompleted,
@@ -12,6 +13,7 @@ from tasktracker.contracts.events.analysis_runs import (
     RunStarted,
     TaskProposalData,
     TaskProposalsCreated,
+    TaskProposalsWithdrawn,
 )
 from tasktracker.contracts.events.base import EventPayload
 from tasktracker.contracts.events.knowledge_extraction import (
@@ -25,6 +27,7 @@ from tasktracker.contracts.events.knowledge_extraction import (
 from tasktracker.contracts.events.messages import (
     ChatBound,
     ChatUnbound,
+    ImportProgress,
     MessageAuthor,
     MessageRecord,
     MessageUpdated,
@@ -60,6 +63,7 @@ __all__ = [
     "ExtractionCompleted",
     "ExtractionFailed",
     "ExtractionStarted",
+    "ImportProgress",
     "InvalidEventError",
     "KnowledgeProposalsCreated",
     "MessageAuthor",
@@ -72,6 +76,7 @@ __all__ = [
     "ProposalMerged",
     "ProposalRejected",
     "ProposalUpdated",
+    "ProposalWithdrawal",
     "RunCancelled",
     "RunClosed",
     "RunCompleted",
@@ -84,6 +89,7 @@ __all__ = [
     "TaskCreated",
     "TaskProposalData",
     "TaskProposalsCreated",
+    "TaskProposalsWithdrawn",
     "TaskRecord",
     "TaskStatus",
     "TaskUpdated",

@@ -107,6 +107,29 @@ class TaskProposalsCreated(EventPayload):
         return self
 
 
+class ProposalWithdrawal(BaseModel):
+    """An earlier proposal of the run that a later batch called off, and the messages that
+    called it off (ids of that later batch)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    proposal_id: UUID
+    message_ids: list[int] = Field(min_length=1)
+
+
+class TaskProposalsWithdrawn(EventPayload):
+    """A later batch of the run cancels work an earlier batch proposed ("scratch Friday's
+    training"): analysis withdraws those proposals. Committed with that batch's proposals; at
+    most one such event per batch index. A proposal already decided stays as decided."""
+
+    topic = Topic.analysis_runs
+    event_type = "proposals_withdrawn"
+
+    run_id: UUID
+    batch_index: Count
+    withdrawals: list[ProposalWithdrawal] = Field(min_length=1)
+
+
 class RunCompleted(EventPayload):
     topic = Topic.analysis_runs
     event_type = "run_completed"
@@ -159,6 +182,7 @@ ANALYSIS_RUNS_EVENTS: tuple[type[EventPayload], ...] = (
     RunStarted,
     ProgressUpdated,
     TaskProposalsCreated,
+    TaskProposalsWithdrawn,
     RunCompleted,
     RunFailed,
     RunCancelled,

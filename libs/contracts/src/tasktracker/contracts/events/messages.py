@@ -1,5 +1,7 @@
 """Events of the `messages` topic, published by ingestion."""
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from tasktracker.contracts.enums import MessageKind
@@ -44,6 +46,28 @@ class MessageUpdated(EventPayload):
     event_type = "message.updated"
 
     message: MessageRecord
+    # True when the message came from a chat history import (a Telegram Desktop export), not
+    # from the live chat: consumers store it like any other; the gateway does not relay it to
+    # browsers live (they get `ingestion.import_progress` and reload over REST).
+    imported: bool = False
+
+
+class ImportProgress(EventPayload):
+    """A chat history import started, advanced (about every tenth of it) or ended. A few per
+    import, so that a browser can follow it without a line per imported message."""
+
+    topic = Topic.messages
+    event_type = "ingestion.import_progress"
+
+    import_id: int
+    chat_id: int
+    status: Literal["running", "completed", "failed"]
+    total: Count  # messages in the export
+    read: Count  # messages read so far
+    stored: Count  # new messages, or newer versions of known ones
+    unchanged: Count  # already stored as new or newer (a repeated import, a webhook edit)
+    skipped: Count  # service messages and media without text
+    errors: Count  # messages that could not be read (no id, no date...)
 
 
 class ChatBound(EventPayload):
@@ -89,6 +113,7 @@ class ProjectConfigured(EventPayload):
 
 MESSAGES_EVENTS: tuple[type[EventPayload], ...] = (
     MessageUpdated,
+    ImportProgress,
     ChatBound,
     ChatUnbound,
     ProjectConfigured,

@@ -169,5 +169,8 @@ class ProposalRow(Base):
     status: Mapped[str] = mapped_column(Text, server_default=text("'pending'"))
     edited: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # set when a later batch of the run called the work off (proposals_withdrawn)
+    withdrawn_in_batch: Mapped[int | None] = mapped_column(Integer)
+    withdrawn_by: Mapped[list[int] | None] = mapped_column(ARRAY(BigInteger))
 
     __table_args__ = (Index("ix_proposals_run_status", "run_id", "status"),)

@@ -199,3 +199,39 @@ async def list_for_project(
         )
     stmt = stmt.order_by(RunRow.created_at.desc(), RunRow.id.desc()).limit(limit)
     return list((await session.execute(stmt)).scalars())
+
+
+async def earlier_proposals(
+    session: AsyncSession, run_id: uuid.UUID, batch_index: int
+) -> list[ProposalRow]:
+    """The run's proposals of the batches before `batch_index` that no batch withdrew, in
+    batch order: the context a batch gets. Batches run `concurrency` at a time see what the
+    batches before them had committed when they started."""
+    rows = await session.execute(
+        select(ProposalRow)
+        .where(
+            ProposalRow.run_id == run_id,
+            ProposalRow.batch_index < batch_index,
+            ProposalRow.withdrawn_in_batch.is_(None),
+        )
+        .order_by(ProposalRow.batch_index, ProposalRow.source_message_ids, ProposalRow.id)
+    )
+    return list(rows.scalars())
+
+
+async def withdraw(
+    session: AsyncSession, proposal_id: uuid.UUID, batch_index: int, message_ids: list[int]
+) -> bool:
+    """Mark a pending proposal withdrawn by a later batch; False when it is decided already
+    (a decision stands) or was withdrawn before."""
+    done = await session.execute(
+        update(ProposalRow)
+        .where(
+            ProposalRow.id == proposal_id,
+            ProposalRow.status == ProposalStatus.pending,
+            ProposalRow.withdrawn_in_batch.is_(None),
+        )
+        .values(withdrawn_in_batch=batch_index, withdrawn_by=message_ids)
+        .returning(ProposalRow.id)
+    )
+    return done.first() is not None

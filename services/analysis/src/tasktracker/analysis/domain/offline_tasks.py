@@ -33,6 +33,7 @@ from tasktracker.analysis.domain.proposals import (
     Context,
     TaskDraft,
     TaskProposals,
+    Withdrawal,
     member,
 )
 from tasktracker.contracts.enums import Category, Priority
@@ -122,8 +123,11 @@ TITLE_LIMIT = 120
 def extract(context: Context, lines: list[ChatLine]) -> TaskProposals:
     statements = {line.id: statement(context, lines, line) for line in lines}
     dates = {line.id: due_date(line.text, line.sent_at.date()) for line in lines}
-    threads = combine(context, lines, statements, dates)
-    return TaskProposals(tasks=[_draft(context, thread) for thread in threads])
+    reading = combine(context, lines, statements, dates)
+    return TaskProposals(
+        tasks=[_draft(context, thread) for thread in reading.threads],
+        withdrawn=[Withdrawal(ref=ref, message_ids=ids) for ref, ids in reading.withdrawn.items()],
+    )
 
 
 def _draft(context: Context, thread: Thread) -> TaskDraft:
@@ -144,6 +148,7 @@ def _draft(context: Context, thread: Thread) -> TaskDraft:
         due_date=thread.due,
         message_ids=thread.ids,
         confidence=round(min(confidence, 0.95), 2),
+        same_as=thread.same_as,
         reasoning=(
             f"offline rules: {first.trigger} in a message of {first.line.author}"
             + (

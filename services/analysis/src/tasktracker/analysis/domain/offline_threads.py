@@ -14,6 +14,11 @@ In time order:
 * a statement whose words are mostly those of an open task (and whose numbers and ids are
   the same) is that task said again;
 * any other statement opens a task.
+
+Across batches (the context's `earlier` proposals of the run): a task naming most of the words
+of an earlier proposal's title is that proposal said again (`same_as`); a message that calls
+work off and matches no task of its batch withdraws the earlier proposal whose title it names
+that way.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from tasktracker.analysis.domain.proposals import ChatLine, Context, member
 REPLY_WINDOW = timedelta(minutes=10)
 CANCEL_WINDOW = timedelta(minutes=30)
 SAME_TASK = 0.5  # shared words over the shorter statement's
+EARLIER_SAME = 0.6  # shared words over an earlier proposal's title
+CALLED_OFF_WORDS = 3  # words a call-off shares with an earlier proposal it names
 
 _CANCEL = re.compile(
     r"\b(scratch (that|this|the)|never ?mind|forget (it|that|about)|cancel(l?ed)?|"
@@ -83,6 +90,7 @@ class Thread:
     said: list[Statement] = field(default_factory=list)  # every statement of it, in order
     last_at: datetime | None = None
     open: bool = True
+    same_as: int | None = None  # the ref of the earlier proposal of the run it states again
 
     @property
     def named(self) -> Statement:
@@ -95,18 +103,29 @@ class Thread:
         return content_words(self.first.sentence)
 
 
+@dataclass
+class Reading:
+    """A batch read as a conversation: its tasks, and the earlier proposals it calls off (by
+    ref, with the ids of the messages that do)."""
+
+    threads: list[Thread]
+    withdrawn: dict[int, list[int]]
+
+
 def combine(
     context: Context,
     lines: list[ChatLine],
     statements: Mapping[int, Statement | None],
     dates: Mapping[int, date | None],
-) -> list[Thread]:
+) -> Reading:
     """The batch's tasks; `statements` and `dates` are what each message says on its own."""
     threads: list[Thread] = []
+    withdrawn: dict[int, list[int]] = {}
     for line in lines:
         said = statements.get(line.id)
         if _CANCEL.search(line.text):
-            _cancel(threads, line)
+            if not _cancel(threads, line) and (ref := _earlier_called_off(context, line)):
+                withdrawn.setdefault(ref, []).append(line.id)
             continue
         if said is None and _DONE.search(line.text) and not _FUTURE.search(line.text):
             _done(threads, line)
@@ -123,9 +142,17 @@ def combine(
             same.last_at = line.sent_at
             continue
         threads.append(
-            Thread(said, [line.id], said.assignee, said.due, last_at=line.sent_at, said=[said])
+            Thread(
+                said,
+                [line.id],
+                said.assignee,
+                said.due,
+                last_at=line.sent_at,
+                said=[said],
+                same_as=_earlier_same(context, said),
+            )
         )
-    return [t for t in threads if t.open]
+    return Reading([t for t in threads if t.open], withdrawn)
 
 
 def content_words(text: str) -> set[str]:
@@ -145,7 +172,8 @@ def _recent(threads: list[Thread], line: ChatLine, window: timedelta) -> list[Th
     ]
 
 
-def _cancel(threads: list[Thread], line: ChatLine) -> None:
+def _cancel(threads: list[Thread], line: ChatLine) -> bool:
+    """Close the task of the batch the message calls off; False when it names none."""
     words = content_words(line.text)
     candidates = _recent(threads, line, CANCEL_WINDOW)
     target = next((t for t in candidates if t.words & words), None)
@@ -153,6 +181,57 @@ def _cancel(threads: list[Thread], line: ChatLine) -> None:
         target = next(iter(_recent(threads, line, REPLY_WINDOW)), None)
     if target is not None:
         target.open = False
+    return target is not None
+
+
+def _earlier_called_off(context: Context, line: ChatLine) -> int | None:
+    """The earlier proposal a call-off names: the one it shares the most words with, when
+    they are three or more, or most of its title's ("Scratch the secret scanner idea" names
+    "Add a secret scanner to the ticket system")."""
+    words = content_words(line.text)
+    scored = []
+    for earlier in context.earlier:
+        title = content_words(earlier.title)
+        shared = len(words & title)
+        if shared >= CALLED_OFF_WORDS or _named(words, title):
+            scored.append((shared, earlier.ref))
+    return max(scored)[1] if scored else None
+
+
+def _earlier_same(context: Context, said: Statement) -> int | None:
+    """The earlier proposal this statement says again: most of its title's words are in it.
+    Stricter than within a batch (shared words over the shorter of the two): over a whole
+    run, "Fix that before the release" would otherwise restate every release task."""
+    words = content_words(said.sentence)
+    return next(
+        (e.ref for e in reversed(context.earlier) if _named(words, content_words(e.title))),
+        None,
+    )
+
+
+def _named(words: set[str], title: set[str]) -> float:
+    """How much of an earlier title `words` name (0 when under `EARLIER_SAME` or under two
+    words, or when the numbers and ids differ)."""
+    marks = {w for w in words if _MARK.search(w)}
+    title_marks = {w for w in title if _MARK.search(w)}
+    if marks and title_marks and not marks & title_marks:
+        return 0.0
+    shared = len(words & title)
+    share = shared / len(title) if title else 0.0
+    return share if shared >= 2 and share >= EARLIER_SAME else 0.0
+
+
+def _same_words(words: set[str], theirs: set[str], *, minimum: int = 1) -> bool:
+    marks = {w for w in words if _MARK.search(w)}
+    their_marks = {w for w in theirs if _MARK.search(w)}
+    if marks and their_marks and not marks & their_marks:
+        return False
+    shared = len(words & theirs)
+    return (
+        bool(words and theirs)
+        and shared >= minimum
+        and (shared / min(len(words), len(theirs)) >= SAME_TASK)
+    )
 
 
 def _done(threads: list[Thread], line: ChatLine) -> None:
@@ -196,15 +275,4 @@ def _accepts(
 
 def _same_task(threads: list[Thread], said: Statement) -> Thread | None:
     words = content_words(said.sentence)
-    marks = {w for w in words if _MARK.search(w)}
-    for thread in reversed(threads):
-        if not thread.open:
-            continue
-        theirs = thread.words
-        their_marks = {w for w in theirs if _MARK.search(w)}
-        if marks and their_marks and not marks & their_marks:
-            continue
-        shared = len(words & theirs)
-        if words and theirs and shared / min(len(words), len(theirs)) >= SAME_TASK:
-            return thread
-    return None
+    return next((t for t in reversed(threads) if t.open and _same_words(words, t.words)), None)

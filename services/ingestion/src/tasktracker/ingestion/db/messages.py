@@ -116,7 +116,8 @@ MessageKey = tuple[int, int, int]  # (project_id, chat_id, message_id)
 def version(message: IncomingMessage) -> tuple[datetime, int]:
     """What orders versions of a message, as `upsert_messages` compares them (no edit date
     sorts first)."""
-    return (message.edited_at or datetime.min.replace(tzinfo=UTC), message.update_id)
+    update_id = -1 if message.update_id is None else message.update_id
+    return (message.edited_at or datetime.min.replace(tzinfo=UTC), update_id)
 
 
 async def upsert_messages(
@@ -226,8 +227,10 @@ async def list_messages(
     after: tuple[datetime, int] | None,
     chat_id: int | None,
     limit: int,
+    newest_first: bool = False,
 ) -> list[Message]:
-    """Messages in (sent_at, id) order; `after` is the keyset position of the last one seen."""
+    """Messages in (sent_at, id) order, or its reverse; `after` is the keyset position of the
+    last one seen (in the order asked for)."""
     stmt = select(Message).where(Message.project_id == project_id)
     if since is not None:
         stmt = stmt.where(Message.sent_at >= since)
@@ -235,7 +238,14 @@ async def list_messages(
         stmt = stmt.where(Message.sent_at < until)
     if chat_id is not None:
         stmt = stmt.where(Message.chat_id == chat_id)
-    if after is not None:
-        stmt = stmt.where(tuple_(Message.sent_at, Message.id) > tuple_(*after))
-    stmt = stmt.order_by(Message.sent_at, Message.id).limit(limit)
+    position = tuple_(Message.sent_at, Message.id)
+    if newest_first:
+        if after is not None:
+            stmt = stmt.where(position < tuple_(*after))
+        stmt = stmt.order_by(Message.sent_at.desc(), Message.id.desc())
+    else:
+        if after is not None:
+            stmt = stmt.where(position > tuple_(*after))
+        stmt = stmt.order_by(Message.sent_at, Message.id)
+    stmt = stmt.limit(limit)
     return list((await session.execute(stmt)).scalars())

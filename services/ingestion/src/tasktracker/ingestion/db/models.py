@@ -25,7 +25,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import BYTEA, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from tasktracker.servicekit.outbox import outbox_table
@@ -132,7 +132,10 @@ class Message(Base):
     chat_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     message_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     # The update whose content is stored; with edited_at it orders versions of the message.
-    update_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    # NULL for a message stored from a history import: no update carried it, and a webhook
+    # update then replaces it only with a strictly newer edit (a row comparison with NULL is
+    # not true).
+    update_id: Mapped[int | None] = mapped_column(BigInteger)
     user_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id"))
     author: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     text: Mapped[str] = mapped_column(Text, nullable=False)
@@ -198,3 +201,49 @@ class BindCode(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     used_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+IMPORT_STATUSES = ("queued", "running", "completed", "failed")
+
+
+class Import(Base):
+    """A chat history import: the uploaded export (kept until it is done), its progress and
+    where it resumes (`cursor`: the index in the export's `messages` of the next one)."""
+
+    __tablename__ = "imports"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('queued', 'running', 'completed', 'failed')", name="ck_imports_status"
+        ),
+        CheckConstraint("cursor BETWEEN 0 AND total", name="ck_imports_cursor"),
+        Index("ix_imports_project_id", "project_id", "id"),
+        Index(
+            "uq_imports_unfinished_file",
+            "project_id",
+            "file_sha256",
+            unique=True,
+            postgresql_where=text("status <> 'completed'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    project_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False
+    )
+    chat_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    chat_title: Mapped[str | None] = mapped_column(Text)
+    file_sha256: Mapped[str] = mapped_column(Text, nullable=False)
+    file_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    file: Mapped[bytes | None] = mapped_column(BYTEA, deferred=True)
+    status: Mapped[str] = mapped_column(Text, nullable=False, server_default="queued")
+    total: Mapped[int] = mapped_column(Integer, nullable=False)
+    cursor: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    stored: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    unchanged: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    skipped: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    errors: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    error: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import TypeAdapter, ValidationError
@@ -36,6 +36,9 @@ async def list_messages(
     chat_id: Int64 | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     cursor: str | None = None,
+    order: Annotated[
+        Literal["asc", "desc"], Query(description="`desc`: newest first (the cursor walks back)")
+    ] = "asc",
 ) -> MessagePage:
     """Times without an offset are UTC."""
     await existing_project(session, project_id)
@@ -47,6 +50,7 @@ async def list_messages(
         after=decode_cursor(cursor) if cursor else None,
         chat_id=chat_id,
         limit=limit + 1,
+        newest_first=order == "desc",
     )
     page = rows[:limit]
     more = len(rows) > limit

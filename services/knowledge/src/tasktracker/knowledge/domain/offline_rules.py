@@ -5,7 +5,8 @@ Topics: messages are grouped by the content words they share. The phrase of two 
 adjacent content words shared by the most remaining messages (else the single word) seeds a
 topic and names it; the topic takes every remaining message with it, the replies to them, and
 the messages right after one of them that share a content word with it or have none of their
-own ("Will do.").
+own ("Will do."). A group whose seed words hold another's, or whose messages mostly reply
+to or follow another's, is merged into that one: one subject seeded twice is one topic.
 
 Atoms: one per message at most, by the first rule that matches, in this order — decision
 (\"decision:\", \"decided\", \"agreed\", \"we'll\", \"let's\"), problem (bug, error, fails, broken,
@@ -148,7 +149,8 @@ def _group(parsed: list[_Line]) -> tuple[list[TopicDraft], dict[int, str]]:
     topics: list[TopicDraft] = []
     topic_of: dict[int, str] = {}
     chunk_counts = _phrase_counts(parsed)
-    while remaining and len(topics) < MAX_TOPICS:
+    groups: list[tuple[tuple[str, ...], set[int]]] = []
+    while remaining and len(groups) < MAX_TOPICS:
         seed = _seed(list(remaining.values()), chunk_counts)
         if seed is None:
             break
@@ -156,11 +158,14 @@ def _group(parsed: list[_Line]) -> tuple[list[TopicDraft], dict[int, str]]:
             item.line.id for item in parsed if item.line.id in remaining and _contains(item, seed)
         }
         _add_neighbours(parsed, remaining, member_ids)
+        for message_id in member_ids:
+            remaining.pop(message_id, None)
+        groups.append((seed, member_ids))
+    for seed, member_ids in _merged(parsed, groups):
         group = [item for item in parsed if item.line.id in member_ids]
         text = " ".join(seed)
         name = text[:1].upper() + text[1:]
         for item in group:
-            remaining.pop(item.line.id, None)
             topic_of[item.line.id] = name
         counts = Counter(word for item in group for word in dict.fromkeys(item.words))
         keywords = [word for word, n in counts.most_common(6) if n >= 2] or list(seed)
@@ -177,6 +182,52 @@ def _group(parsed: list[_Line]) -> tuple[list[TopicDraft], dict[int, str]]:
             )
         )
     return topics, topic_of
+
+
+def _merged(
+    parsed: list[_Line], groups: list[tuple[tuple[str, ...], set[int]]]
+) -> list[tuple[tuple[str, ...], set[int]]]:
+    """One subject found twice is one topic: a later group joins an earlier one when one's seed
+    words hold the other's ("Staging migration" and "Migration"), or when most of its
+    messages are replies to the earlier group's or follow one of them within the follow-up
+    window (one conversation seeded by two phrases)."""
+    merged: list[tuple[tuple[str, ...], set[int]]] = []
+    for seed, ids in groups:
+        into = next(
+            (
+                index
+                for index, (their_seed, their_ids) in enumerate(merged)
+                if set(seed) <= set(their_seed)
+                or set(their_seed) <= set(seed)
+                or _linked(parsed, ids, their_ids)
+            ),
+            None,
+        )
+        if into is None:
+            merged.append((seed, set(ids)))
+        else:
+            merged[into][1].update(ids)
+    return merged
+
+
+def _linked(parsed: list[_Line], ids: set[int], their_ids: set[int]) -> bool:
+    """Most of `ids` reply to a message of `their_ids` or come right after one (within the
+    follow-up window)."""
+    linked = 0
+    previous: _Line | None = None
+    for item in parsed:
+        line = item.line
+        if line.id in ids and (
+            line.reply_to in their_ids
+            or (
+                previous is not None
+                and previous.line.id in their_ids
+                and line.sent_at - previous.line.sent_at <= FOLLOW_UP_WINDOW
+            )
+        ):
+            linked += 1
+        previous = item
+    return linked * 2 > len(ids)
 
 
 def _seed(items: list[_Line], chunk_counts: Counter[tuple[str, ...]]) -> tuple[str, ...] | None:
