@@ -84,6 +84,9 @@ class BenchStack:
         for service, port in self.ports.items():
             env[f"TT_{service.upper()}_PORT"] = str(port)
             env[f"TT_{service.upper()}_LOG_LEVEL"] = "WARNING"
+        for name in env:
+            if name.endswith("_WORKER_METRICS_PORT"):
+                env[name] = str(free_port())
         for service, database in self.databases.items():
             prefix = f"TT_{service.upper()}_"
             env[prefix + "DATABASE_URL"] = database_url(self.postgres_url, database)

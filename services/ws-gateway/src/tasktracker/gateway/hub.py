@@ -119,6 +119,7 @@ class HubStats:
     events: int = 0  # events read from the stream
     deliveries: int = 0  # event frames handed to subscriptions
     invalid_events: int = 0
+    replays: int = 0  # resumes with `since` that read the stream
     replayed_events: int = 0
     slow_consumer_closes: int = 0
     too_many_sockets_closes: int = 0
@@ -278,6 +279,7 @@ class Hub:
         up to at least `until` (or the end of the stream, whichever comes first). Raises
         `ReplayIncomplete` if it cannot get that far (see `replay.py`)."""
         topic_name = str(topic)
+        self.stats.replays += 1
         history = read_history(self.js, self.stream, topic.nats_filter, since, until, batch)
         async with contextlib.aclosing(history):
             while True:

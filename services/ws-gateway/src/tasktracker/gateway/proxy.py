@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 import uuid
 from collections.abc import Callable, Iterable
 
@@ -38,6 +39,12 @@ from tasktracker.gateway.upstream import (
 from tasktracker.servicekit import tracing
 from tasktracker.servicekit.actor import ActorTokenSigner
 from tasktracker.servicekit.errors import error_response
+from tasktracker.servicekit.metrics import (
+    COUNTED,
+    HTTP_DURATION,
+    HTTP_REQUESTS,
+    UNMATCHED_ROUTE,
+)
 
 log = logging.getLogger(__name__)
 
@@ -218,13 +225,15 @@ class Proxy:
             segments = split_path(path)
         except (BadPath, UnicodeDecodeError):
             return _error(400, ErrorCode.bad_request, "malformed path", request_id)
-        upstream = self.routes.resolve(segments)
-        if upstream is None:
+        route = self.routes.route_of(segments)
+        if route is None:
             return _error(404, ErrorCode.not_found, "no such endpoint", request_id)
         # The three headers the proxy reads, in one pass over the raw list: starlette's
         # `request.headers` builds a mapping of them all for each lookup's sake.
         facts = _RequestFacts(scope["headers"])
         method: str = scope["method"]
+        upstream = route.upstream
+        request.scope[ROUTE_KEY] = route.template  # the metrics label: bounded, never the path
 
         actor_token = None
         if not is_public(segments, self.public):
@@ -337,10 +346,15 @@ def _error(status: int, code: ErrorCode, message: str, request_id: str) -> Respo
 PREFIXES = ("/api", "/webhook")
 
 
-def proxy_app(proxy: Callable[[], Proxy]) -> ASGIApp:
-    """The proxy as a plain ASGI app: it parses what it needs itself."""
+ROUTE_KEY = "tt.route"
+
+
+def proxy_app(proxy: Callable[[], Proxy], service: str = "gateway") -> ASGIApp:
+    """The proxy as a plain ASGI app: it parses what it needs itself. Each request is
+    counted and timed under the route prefix it matched (`tt_http_requests_total`)."""
 
     async def forward(scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
         request = Request(scope, receive)
         if request.method not in METHODS:
             response = _error(405, ErrorCode.bad_request, "method not allowed", uuid.uuid4().hex)
@@ -350,7 +364,14 @@ def proxy_app(proxy: Callable[[], Proxy]) -> ASGIApp:
             except Exception:
                 log.exception("proxying %s %s failed", request.method, scope.get("path"))
                 response = _error(500, ErrorCode.internal, "internal error", uuid.uuid4().hex)
-        await response(scope, receive, send)
+        try:
+            await response(scope, receive, send)
+        finally:
+            scope[COUNTED] = True
+            route = scope.get(ROUTE_KEY, UNMATCHED_ROUTE)
+            method = scope["method"]
+            HTTP_REQUESTS.labels(service, route, method, str(response.status_code)).inc()
+            HTTP_DURATION.labels(service, route, method).observe(time.perf_counter() - started)
 
     return forward
 
