@@ -6,7 +6,7 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 PYTEST_ARGS ?=
 
-.PHONY: env run demo test lint fmt bench eval clean
+.PHONY: env run demo test lint fmt bench eval openapi fuzz clean
 
 env: .venv/.synced
 
@@ -41,6 +41,19 @@ test: env
 	$(UV) run --frozen pytest $(PYTEST_ARGS); status=$$?; \
 		if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; \
 		exit $$status
+
+# The public OpenAPI the gateway serves (services/ws-gateway/.../gateway/openapi.json), rebuilt
+# from the services' own schemas; commit it (a test fails while it is stale).
+openapi: env
+	$(UV) run --frozen python -m tools.public_openapi
+
+# A long fuzz run over the public OpenAPI through the gateway, against the whole stack as real
+# processes: every boundary and negative case of every parameter, then FUZZ_EXAMPLES random
+# cases per operation; fails on a server error or a status the document does not list.
+FUZZ_EXAMPLES ?= 100
+fuzz: env
+	TT_FUZZ_PHASES=examples,coverage,fuzzing TT_FUZZ_MAX_EXAMPLES=$(FUZZ_EXAMPLES) \
+		$(UV) run --frozen pytest tests/e2e/test_public_api.py -k fuzzing -s -q --timeout 3600
 
 # wrk generates the HTTP load when it is installed (or installable: root with apt-get);
 # without it the benchmarks use Python client processes.

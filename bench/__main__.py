@@ -9,6 +9,7 @@ printed as MISSED, never raised.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import time
 import traceback
@@ -31,6 +32,7 @@ BENCHMARKS = [
 def main() -> None:
     selected = sys.argv[1:] or BENCHMARKS
     print(f"load generator: {'wrk' if wrk_available() else 'Python client processes (no wrk)'}")
+    print(machine_load())
     figures: list[Figure] = []
     for name in selected:
         module = importlib.import_module(name if "." in name else f"bench.{name}")
@@ -44,6 +46,14 @@ def main() -> None:
             figures.append(Figure(short, "did not complete (see above)", None, "", "≥ 0"))
         print(f"-- {module.__name__}: {time.monotonic() - started:.0f} s", flush=True)
     print_table(figures)
+    print(machine_load())
+
+
+def machine_load() -> str:
+    """The machine's load before and after: on a shared machine the rates move with it (the
+    ratios, measured in the same run, and the CPU per request much less)."""
+    one, five, fifteen = os.getloadavg()
+    return f"machine: {os.cpu_count()} cores, load average {one:.1f} / {five:.1f} / {fifteen:.1f}"
 
 
 if __name__ == "__main__":

@@ -10,8 +10,12 @@ each phase the bench waits until every accepted message arrived on the socket, o
 arrived for `--stall` seconds, or `--drain` seconds passed. For each phase: the rate offered,
 the rate delivered (messages on the socket / time from the first POST to the last frame),
 percentiles of POST → `message.updated` frame, and messages not delivered and delivered
-twice. At the end: messages stored (the ingestion database) against those accepted, and every
-process's RSS before and after the load.
+twice; how many POSTs went out more than 10 ms late (the generator found no free connection:
+the stack is behind) and the CPU every process used per accepted message (the stack, NATS,
+PostgreSQL, the generator and the socket client), with the rate the machine's cores could
+carry at that cost: on a shared machine a rate says how busy the machine was, the CPU per
+message what the pipeline costs. At the end: messages stored (the ingestion database) against
+those accepted, and every process's RSS before and after the load.
 
     uv run python -m bench.end_to_end --phase 500:10 --phase 1000:30
 """
@@ -22,15 +26,23 @@ import argparse
 import asyncio
 import json
 import multiprocessing as mp
+import os
 import time
 from collections import Counter
 
 import asyncpg
 
 from bench.infra import bench_infra, percentile
-from bench.loadgen import OpenLoop, open_loop
+from bench.loadgen import Offered, OpenLoop, open_loop
 from bench.report import Figure, print_figures
-from bench.stack import BenchStack, create_project, running_stack, server_memory
+from bench.stack import (
+    BenchStack,
+    create_project,
+    running_stack,
+    server_cpu_seconds,
+    server_memory,
+    tree_cpu_seconds,
+)
 from tasktracker.contracts.enums import Role
 from tasktracker.servicekit.db import asyncpg_dsn
 
@@ -105,7 +117,15 @@ def phase_figures(
         return percentile(latencies, q) if latencies else None
 
     return [
-        Figure("end2end", f"{label}: offered", offered, "msg/s", "", f"{len(sent)} POSTs"),
+        # Below 95 % of the planned rate the phase did not test what its label says.
+        Figure(
+            "end2end",
+            f"{label}: offered",
+            offered,
+            "msg/s",
+            f"≥ {0.95 * rate:.0f}",
+            f"{len(sent)} POSTs",
+        ),
         Figure(
             "end2end",
             f"{label}: delivered on the socket",
@@ -126,6 +146,40 @@ def phase_figures(
         Figure("end2end", f"{label}: webhook answers other than 200", refused, "", "= 0"),
         Figure("end2end", f"{label}: accepted, not delivered in the wait", missing, "", "= 0"),
         Figure("end2end", f"{label}: delivered more than once", twice, "", "= 0"),
+    ]
+
+
+def cpu_seconds(stack: BenchStack, subscriber_pid: int | None) -> dict[str, float]:
+    """CPU used so far by every process of the stack, the servers and the socket client."""
+    used = {**stack.cpu_seconds(), **server_cpu_seconds(stack.nats_url, stack.postgres_url)}
+    if subscriber_pid is not None:
+        used["socket client"] = tree_cpu_seconds(subscriber_pid)
+    return used
+
+
+def cost_figures(label: str, offered: Offered, used: dict[str, float]) -> list[Figure]:
+    """CPU per accepted message across every process, and the rate this machine's cores
+    could carry at that cost were they all the pipeline's: what is achievable here, whatever
+    else shares the machine."""
+    accepted = sum(1 for *_, status in offered.sent if status == 200)
+    if not accepted:
+        return []
+    per_message = {name: seconds * 1000 / accepted for name, seconds in used.items()}
+    total = sum(per_message.values())
+    top = sorted(per_message.items(), key=lambda item: -item[1])
+    detail = ", ".join(f"{name} {ms:.2f}" for name, ms in top if ms >= 0.01)
+    cores = os.cpu_count() or 1
+    return [
+        Figure("end2end", f"{label}: POSTs sent late (> 10 ms)", offered.late, "", "", ""),
+        Figure("end2end", f"{label}: CPU per message, all processes", total, "ms", "", detail),
+        Figure(
+            "end2end",
+            f"{label}: rate {cores} cores carry at that cost",
+            cores * 1000 / total if total else None,
+            "msg/s",
+            "",
+            "if nothing else ran on the machine",
+        ),
     ]
 
 
@@ -160,15 +214,22 @@ def measure(
     time.sleep(1)  # the subscription's own replay (the chat bindings) arrives first
     hook = {"X-Telegram-Bot-Api-Secret-Token": stack.stack.webhook_secret}
     rss_before = stack.rss_mb()
-    sends, first, expected = [], 0, 0
+    sends, costs, first, expected = [], [], 0, 0
     for rate, seconds in phases:
         url = stack.url("gateway") + "/webhook/telegram"
         plan = OpenLoop(url, hook, rate, seconds, CHATS, first)
-        sent = open_loop(plan)
-        sends.append(sent)
-        first += len(sent) + 1000
-        expected += sum(1 for *_, status in sent if status == 200)
+        cpu_before = cpu_seconds(stack, watcher.pid)
+        offered = open_loop(plan)
+        sends.append(offered)
+        first += len(offered.sent) + 1000
+        expected += sum(1 for *_, status in offered.sent if status == 200)
         wait_delivered(count, expected, stall, drain)
+        used = {
+            name: seconds - cpu_before.get(name, 0.0)
+            for name, seconds in cpu_seconds(stack, watcher.pid).items()
+        }
+        used["load generator"] = offered.cpu_seconds
+        costs.append(used)
     rss_after = stack.rss_mb()
     stop.set()
     arrivals = parent.recv()
@@ -176,10 +237,10 @@ def measure(
     if isinstance(arrivals, tuple):
         raise RuntimeError(f"the subscription failed: {arrivals}")
     figures = []
-    for (rate, seconds), sent in zip(phases, sends, strict=True):
-        figures += phase_figures(
-            f"{rate:,.0f}/s for {seconds:.0f} s", rate, seconds, sent, arrivals
-        )
+    for (rate, seconds), offered, used in zip(phases, sends, costs, strict=True):
+        label = f"{rate:,.0f}/s for {seconds:.0f} s"
+        figures += phase_figures(label, rate, seconds, offered.sent, arrivals)
+        figures += cost_figures(label, offered, used)
     stored = asyncio.run(stored_count(stack, project))
     figures.append(
         Figure("end2end", "accepted, not stored by the end", expected - stored, "", "= 0")

@@ -5,6 +5,8 @@ requests, each measured directly and through the gateway with the same load for 
 time (`bench.loadgen`: wrk, else Python clients): the webhook (distinct updates; public, no
 token) and `GET /api/projects/{pid}/messages` (a page of 50 stored messages; a viewer's
 bearer token through the gateway). The ratio gateway / direct is the figure (goal ≥ 0.7).
+Next to each ratio, the gateway's CPU per request and the service's (psutil, the process
+and its children): on a shared machine they move much less than the rates.
 The worker stores the messages the GET reads, then is stopped so that it does not take CPU
 from the measured processes.
 
@@ -79,6 +81,7 @@ def measure(stack: BenchStack, seconds: float, connections: int, python: bool) -
     figures = []
     for case, (path, method, direct_headers, gateway_headers) in cases.items():
         loads: dict[str, Load] = {}
+        cpu_ms: dict[tuple[str, str], float] = {}
         for via, service, headers in (
             ("direct", "ingestion", direct_headers),
             ("gateway", "gateway", gateway_headers),
@@ -92,12 +95,27 @@ def measure(stack: BenchStack, seconds: float, connections: int, python: bool) -
                 "force_python": python,
             }
             closed_loop(url, seconds=2, **options)  # warm-up
+            cpu_before = stack.cpu_seconds()
             loads[via] = closed_loop(url, seconds=seconds, **options)
+            cpu_after = stack.cpu_seconds()
+            for name in ("gateway", "ingestion"):
+                if loads[via].requests and (via == "gateway" or name != "gateway"):
+                    used = cpu_after[name] - cpu_before[name]
+                    cpu_ms[(via, name)] = used * 1000 / loads[via].requests
         direct, gateway = loads["direct"], loads["gateway"]
         figures += [
             Figure("proxy", f"{case} direct", direct.rate, "req/s", "", direct.summary()),
             Figure("proxy", f"{case} via gateway", gateway.rate, "req/s", "", gateway.summary()),
             Figure("proxy", f"{case} gateway / direct", gateway.rate / direct.rate, "x", "≥ 0.7"),
+            Figure(
+                "proxy",
+                f"{case} gateway CPU per request",
+                cpu_ms.get(("gateway", "gateway")),
+                "ms",
+                "",
+                f"the service's: {cpu_ms.get(('direct', 'ingestion'), 0):.2f} ms direct, "
+                f"{cpu_ms.get(('gateway', 'ingestion'), 0):.2f} ms behind the gateway",
+            ),
             Figure(
                 "proxy",
                 f"{case} answers other than 200",

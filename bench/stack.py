@@ -31,6 +31,7 @@ from tasktracker.devstack.embedded import database_url, free_port
 from tasktracker.devstack.stack import DATA_SERVICES, PORTS, Stack
 from tasktracker.gateway.settings import DEFAULT_ROUTES
 from tasktracker.servicekit.db import asyncpg_dsn
+from tests.fixtures.actor import SignedActor
 from tests.fixtures.processes import ServiceProcess
 
 PROCFILE = Path(__file__).parents[1] / "deploy/local/Procfile"
@@ -83,6 +84,9 @@ class BenchStack:
         for service, port in self.ports.items():
             env[f"TT_{service.upper()}_PORT"] = str(port)
             env[f"TT_{service.upper()}_LOG_LEVEL"] = "WARNING"
+        for name in env:
+            if name.endswith("_WORKER_METRICS_PORT"):
+                env[name] = str(free_port())
         for service, database in self.databases.items():
             prefix = f"TT_{service.upper()}_"
             env[prefix + "DATABASE_URL"] = database_url(self.postgres_url, database)
@@ -164,6 +168,12 @@ class BenchStack:
     def uss_mb(self) -> dict[str, float]:
         return {name: tree_memory(p.process.pid, "uss") for name, p in self._alive()}
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time (user + system) each process used so far, its children included: per
+        request, a figure that other work on the machine does not change the way it does
+        rates."""
+        return {name: tree_cpu_seconds(p.process.pid) for name, p in self._alive()}
+
     def _alive(self) -> Iterator[tuple[str, ServiceProcess]]:
         for name, process in self.processes.items():
             if process.process is not None and process.process.poll() is None:
@@ -195,11 +205,31 @@ def tree_memory(pid: int, kind: str) -> float:
     return total / MB
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    total = 0.0
+    with contextlib.suppress(psutil.NoSuchProcess):
+        root = psutil.Process(pid)
+        for proc in (root, *root.children(recursive=True)):
+            with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+                times = proc.cpu_times()
+                total += times.user + times.system
+    return total
+
+
 def server_memory(nats_url: str, postgres_url: str, kind: str) -> dict[str, float]:
-    """The NATS and PostgreSQL servers' memory when they run on this machine: the process
-    listening on NATS's port, the postmaster whose data directory holds PostgreSQL's socket
-    (embedded) or listening on its port — with their children (PostgreSQL's backends)."""
-    found: dict[str, float] = {}
+    """The NATS and PostgreSQL servers' memory when they run on this machine."""
+    return {name: tree_memory(pid, kind) for name, pid in server_pids(nats_url, postgres_url)}
+
+
+def server_cpu_seconds(nats_url: str, postgres_url: str) -> dict[str, float]:
+    return {name: tree_cpu_seconds(pid) for name, pid in server_pids(nats_url, postgres_url)}
+
+
+def server_pids(nats_url: str, postgres_url: str) -> list[tuple[str, int]]:
+    """The NATS and PostgreSQL servers when they run on this machine: the process listening
+    on NATS's port, the postmaster whose data directory holds PostgreSQL's socket (embedded)
+    or listening on its port. Their children (PostgreSQL's backends) count with them."""
+    found: list[tuple[str, int]] = []
     nats_port = httpx.URL(nats_url.replace("nats://", "http://")).port or 4222
     pg_url = httpx.URL(postgres_url.replace("postgresql://", "http://"))
     pg_socket_dir = pg_url.params.get("host")
@@ -210,7 +240,7 @@ def server_memory(nats_url: str, postgres_url: str, kind: str) -> dict[str, floa
             if conn.status == psutil.CONN_LISTEN and conn.pid:
                 listeners.setdefault(conn.laddr.port, conn.pid)
     if nats_port in listeners:
-        found["nats-server"] = tree_memory(listeners[nats_port], kind)
+        found.append(("nats-server", listeners[nats_port]))
     postmaster = None
     if pg_socket_dir:
         for proc in psutil.process_iter(["cmdline", "ppid"]):
@@ -221,18 +251,21 @@ def server_memory(nats_url: str, postgres_url: str, kind: str) -> dict[str, floa
     elif pg_port in listeners:
         postmaster = listeners[pg_port]
     if postmaster is not None:
-        found["postgresql"] = tree_memory(postmaster, kind)
+        found.append(("postgresql", postmaster))
     return found
 
 
 async def create_project(stack: BenchStack, name: str, chat_ids: list[int]) -> int:
     """A project with chats bound to it, as a global admin (through the gateway when it runs,
     else directly)."""
-    via = "gateway" if "gateway" in stack.processes else "ingestion"
-    admin = stack.token("bench", {}, admin=True)
-    async with httpx.AsyncClient(
-        base_url=stack.url(via), headers={"Authorization": f"Bearer {admin}"}, timeout=30
-    ) as rest:
+    if "gateway" in stack.processes:
+        admin = stack.token("bench", {}, admin=True)
+        options: dict = {"headers": {"Authorization": f"Bearer {admin}"}}
+        via = "gateway"
+    else:  # directly: the service takes only the gateway's signed caller
+        options = {"auth": SignedActor("bench", admin=True, key=stack.internal_actor_key)}
+        via = "ingestion"
+    async with httpx.AsyncClient(base_url=stack.url(via), timeout=30, **options) as rest:
         created = await rest.post("/api/projects", json={"name": name})
         project = created.raise_for_status().json()["id"]
         for chat in chat_ids:

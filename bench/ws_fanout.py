@@ -27,6 +27,7 @@ import contextlib
 import json
 import multiprocessing as mp
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -113,6 +114,9 @@ def start_gateway(nats_url: str, port: int) -> subprocess.Popen[bytes]:
         **os.environ,
         "TT_GATEWAY_NATS_URL": nats_url,
         "TT_GATEWAY_JWT_SECRET": SECRET,
+        # The gateway refuses to start without the key it signs callers with (no call here
+        # reaches a service: any key of the right length).
+        "TT_INTERNAL_ACTOR_KEY": secrets.token_hex(32),
         "TT_GATEWAY_PORT": str(port),
         "TT_GATEWAY_LOG_LEVEL": "WARNING",
         "TT_GATEWAY_METRICS": "public",  # read below; admin-only by default

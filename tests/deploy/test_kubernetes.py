@@ -87,7 +87,14 @@ def the_container(workload: dict[str, Any]) -> dict[str, Any]:
 
 
 def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
-    return all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
+    expressions = selector.get("matchExpressions", [])
+    assert all(e["operator"] == "In" for e in expressions), expressions  # all this deploy uses
+    return all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items()) and all(
+        labels.get(e["key"]) in e["values"] for e in expressions
+    )
+
+
+MONITORING = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
 
 
 def secret_refs(workload: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -164,8 +171,15 @@ def test_images_commands_and_ports_agree_with_each_service(overlay: str) -> None
             k8s_service = of_kind(overlay, "Service")[name]
             assert selects({"matchLabels": k8s_service["spec"]["selector"]}, pod_labels(workload))
             assert k8s_service["spec"]["ports"][0]["port"] == service.port
+            annotations = workload["spec"]["template"]["metadata"].get("annotations", {})
+            if name != "gateway":  # its /metrics is admin-only: scraped with a token
+                assert annotations["prometheus.io/port"] == str(service.port), name
+        elif container["command"][1] == "worker":  # its metrics, nothing else
+            assert container["ports"] == [{"name": "metrics", "containerPort": 9100}], name
+            annotations = workload["spec"]["template"]["metadata"]["annotations"]
+            assert annotations["prometheus.io/port"] == "9100", name
         else:
-            assert "ports" not in container, name  # workers and migrations serve nothing
+            assert "ports" not in container, name  # migrations serve nothing
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -257,6 +271,13 @@ def test_only_the_gateway_reaches_the_services_http_ports(overlay: str) -> None:
     for name, workload in workloads(overlay).items():
         sources = allowed_sources(overlay, pod_labels(workload))
         command = the_container(workload)["command"][1]
+        scrapes = [s for s in sources if s["peer"] == MONITORING]
+        sources = [s for s in sources if s["peer"] != MONITORING]
+        # Prometheus reaches the metrics port alone: the API's HTTP port, the worker's `metrics`
+        named = {"api": "http", "worker": "metrics"}.get(command)
+        assert [s["ports"] for s in scrapes] == (
+            [[{"protocol": "TCP", "port": named}]] if named and name != "gateway" else []
+        ), name
         if name == "gateway":
             assert [s["peer"] for s in sources] == [
                 {

@@ -112,3 +112,15 @@ def test_from_bytes_rejects_bad_input(raw: bytes) -> None:
 def test_from_bytes_ignores_unknown_envelope_keys() -> None:
     raw = raw_envelope().model_dump(mode="json") | {"trace_id": "abc"}
     assert Envelope.from_bytes(json.dumps(raw)).data == {"a": 1}
+
+
+def test_trace_context_travels_only_when_there_is_one() -> None:
+    """Optional and backward compatible: an untraced envelope has no `trace_context` key (the
+    wire is what it was), a traced one round-trips it, and an older parser ignores it."""
+    untraced = raw_envelope(data={"note": None})
+    assert "trace_context" not in json.loads(untraced.to_bytes())
+    assert json.loads(untraced.to_bytes())["data"] == {"note": None}  # None kept inside data
+    carrier = {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+    traced = raw_envelope(trace_context=carrier)
+    assert Envelope.from_bytes(traced.to_bytes()).trace_context == carrier
+    assert Envelope.from_bytes(untraced.to_bytes()).trace_context is None

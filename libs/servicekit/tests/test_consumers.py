@@ -161,7 +161,7 @@ async def test_a_poison_event_and_invalid_bytes_are_skipped_alone(
 
 
 BACKOFF_SECONDS = 1.0
-SHORTEST_GAP_SECONDS = 0.5  # only a lower bound: without backoff it came back at once
+OUTAGE_WINDOW_SECONDS = 4.0
 
 
 async def test_a_database_outage_is_waited_out_with_backoff(
@@ -186,27 +186,17 @@ async def test_a_database_outage_is_waited_out_with_backoff(
         await asyncio.to_thread(postgres.stop)
         seen = (await js.consumer_info(STREAM, opts.durable)).delivered.consumer_seq
         await publish(js, project, [2])
-        times = await delivery_times(js, opts.durable, seen, 3)
-        gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
-        assert gaps and min(gaps) >= SHORTEST_GAP_SECONDS, gaps
+        await asyncio.sleep(OUTAGE_WINDOW_SECONDS)
+        tries = (await js.consumer_info(STREAM, opts.durable)).delivered.consumer_seq - seen
+        # An upper bound only (a loaded machine tries less often, never more): without backoff
+        # the event came back at once, dozens of times in the window.
+        assert tries <= OUTAGE_WINDOW_SECONDS / BACKOFF_SECONDS + 1, tries
 
         await asyncio.to_thread(postgres.start)
         assert await eventually(lambda: _quiet(stored(engine)), lambda s: s == {1, 2})
     finally:
         await engine.dispose()
         postgres.stop()
-
-
-async def delivery_times(js: JetStreamContext, durable: str, seen: int, count: int):
-    loop = asyncio.get_running_loop()
-    times: list[float] = []
-    deadline = loop.time() + 15
-    while len(times) < count and loop.time() < deadline:
-        now = (await js.consumer_info(STREAM, durable)).delivered.consumer_seq
-        times += [loop.time()] * (now - seen)
-        seen = now
-        await asyncio.sleep(0.05)
-    return times[:count]
 
 
 async def _quiet(query):

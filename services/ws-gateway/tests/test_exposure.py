@@ -9,6 +9,7 @@ import httpx
 import pytest
 import uvicorn
 
+from tasktracker.gateway.public_api import public_openapi
 from tasktracker.gateway.settings import DEFAULT_ROUTES, GatewaySettings
 
 from .helpers import (
@@ -58,7 +59,11 @@ async def test_dev_settings_show_docs_and_public_metrics(nats_url, js):
         httpx.AsyncClient(base_url=served.http) as client,
     ):
         assert (await client.get("/docs")).status_code == 200
-        assert (await client.get("/openapi.json")).json()["info"]["title"]
+        # the public API the gateway routes, not the gateway's own few routes
+        document = (await client.get("/openapi.json")).json()
+        assert document == public_openapi()
+        assert "/api/projects/{project_id}/runs" in document["paths"]
+        assert "/healthz" not in document["paths"]
         assert "tt_gateway_sockets" in (await client.get("/metrics")).text
 
 

@@ -15,6 +15,7 @@ from tasktracker.contracts.enums import Role
 from tasktracker.gateway.auth import issue_token
 from tasktracker.servicekit.actor import Actor, ActorTokenVerifier
 from tests.fixtures.actor import TEST_INTERNAL_ACTOR_KEY
+from tests.fixtures.metrics import scrape
 
 from .helpers import (
     SECRET,
@@ -393,3 +394,32 @@ async def test_health_endpoints(gw):
 
 def test_secret_is_not_the_default():
     assert len(SECRET) >= 32
+
+
+async def test_proxied_requests_are_counted_by_route_prefix_never_the_path(gw, project_ids):
+    """The proxy path bypasses FastAPI: it counts each request itself, under the prefix it
+    matched (bounded), with the status the client got; health and metrics by their routes."""
+    pid = next(project_ids)
+    before = await scrape(gw)
+    viewer = auth(token({pid: "viewer"}))
+    for _ in range(3):
+        assert (await gw.get(f"/api/projects/{pid}/runs", headers=viewer)).status_code == 200
+    assert (await gw.post(f"/api/projects/{pid}/runs", headers=viewer)).status_code == 403
+    assert (await gw.get("/api/nowhere/at/all", headers=viewer)).status_code == 404
+    assert (await gw.get("/healthz")).status_code == 200
+    after = await scrape(gw)
+
+    def delta(**labels: str) -> float:
+        name, gateway = "tt_http_requests_total", {"service": "gateway"}
+        return after.value(name, **gateway, **labels) - before.value(name, **gateway, **labels)
+
+    runs = "/api/projects/{project_id}/runs"
+    assert delta(route=runs, method="GET", status="200") == 3
+    assert delta(route=runs, method="POST", status="403") == 1
+    assert delta(route="unmatched", method="GET", status="404") == 1
+    assert delta(route="/healthz", method="GET", status="200") == 1
+    assert not any(
+        str(pid) in route for route in after.label_values("tt_http_requests_total", "route")
+    )
+    latency = "tt_http_request_duration_seconds_count"
+    assert after.value(latency, route=runs) - before.value(latency, route=runs) == 4

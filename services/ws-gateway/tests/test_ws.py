@@ -261,3 +261,20 @@ async def test_dead_sockets_are_dropped_by_server_pings(nats_url, js, project_id
                 break
         assert (await metrics(served))["tt_gateway_sockets"] == 0
         writer.close()
+
+
+async def test_metrics_count_replays_and_replayed_events(gateway, js, project_ids):
+    pid = next(project_ids)
+    first = await publish(js, chat_bound(pid))
+    await publish(js, run_started(pid))
+    before = await metrics(gateway)
+    ws = await connect_ws(gateway.ws, token({pid: "viewer"}))
+    await subscribe(ws, f"space:{pid}:*", since=first - 1)
+    assert len(await events(ws, 2)) == 2
+    await ws.close()
+    after = await metrics(gateway)
+    assert after["tt_gateway_replays_total"] - before["tt_gateway_replays_total"] == 1
+    replayed = (
+        after["tt_gateway_replayed_events_total"] - before["tt_gateway_replayed_events_total"]
+    )
+    assert replayed == 2

@@ -21,10 +21,13 @@ class EnvelopeError(ValueError):
 
 
 class Envelope(BaseModel, Generic[DataT]):
-    """`{id, type, topic, project_id, occurred_at, producer, data}`.
+    """`{id, type, topic, project_id, occurred_at, producer, data}`, and `trace_context`
+    when the producer traces.
 
     `id` doubles as the `Nats-Msg-Id` header, so a re-published envelope is deduplicated by
-    JetStream and recognised by idempotent consumers.
+    JetStream and recognised by idempotent consumers. `trace_context` is the W3C trace
+    context (`traceparent`, `tracestate`) of whatever caused the event; absent from the JSON
+    when None, so an untraced envelope is byte for byte what it was before the field existed.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -36,6 +39,7 @@ class Envelope(BaseModel, Generic[DataT]):
     occurred_at: UtcDatetime = Field(default_factory=utc_now)
     producer: NonEmptyStr
     data: DataT
+    trace_context: dict[str, str] | None = Field(default=None, exclude_if=lambda v: v is None)
 
     @field_validator("type")
     @classmethod

@@ -23,7 +23,7 @@ from tasktracker.devstack.infra import infrastructure
 from tasktracker.devstack.instance import AlreadyRunning, PortsInUse, ports_in_use, single_instance
 from tasktracker.devstack.secrets_store import local_secrets, write_gateway_env
 from tasktracker.devstack.signals import StopRequested, StopSignals
-from tasktracker.devstack.stack import DATA_SERVICES, PORTS, Stack
+from tasktracker.devstack.stack import DATA_SERVICES, PORTS, WORKER_METRICS_PORTS, Stack
 from tasktracker.devstack.supervisor import Console, Supervisor
 
 
@@ -149,12 +149,16 @@ def console_link(gateway: str, token: str) -> str:
 
 def print_welcome(console: Console, stack: Stack, project_id: int, token: str) -> None:
     gateway = stack.base_url("gateway")
+    worker_metrics = ", ".join(stack.metrics_url(f"{s}-worker") for s in WORKER_METRICS_PORTS)
     console.say(
         f"""
 Task Tracker is running.
   review console (signed in)  {console_link(gateway, token)}
   gateway (REST + WebSocket)  {gateway}   WebSocket: {gateway.replace("http", "ws")}/ws
   services                    {", ".join(f"{s} {stack.base_url(s)}" for s in DATA_SERVICES)}
+  the public API (OpenAPI)    {gateway}/openapi.json   browse it: {gateway}/docs
+  metrics (Prometheus)        {stack.metrics_url("gateway")} and each service's /metrics;
+                              workers: {worker_metrics}
 
   demo project {project_id}; token (admin of it, valid 12h):
     export TT_TOKEN={token}

@@ -9,6 +9,8 @@ from tasktracker.devstack.embedded import database_url
 
 DATA_SERVICES = ("ingestion", "knowledge", "analysis", "review")
 PORTS = {"gateway": 8000, "ingestion": 8001, "knowledge": 8002, "analysis": 8003, "review": 8004}
+# Workers serve their Prometheus metrics on a port of their own (APIs at `/metrics`).
+WORKER_METRICS_PORTS = {"ingestion": 9101, "knowledge": 9102, "analysis": 9103}
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,12 @@ class Stack:
     def base_url(self, service: str) -> str:
         return f"http://{self.host}:{PORTS[service]}"
 
+    def metrics_url(self, process: str) -> str:
+        """`/metrics` of an API (`ingestion`) or a worker (`ingestion-worker`)."""
+        service, _, kind = process.partition("-")
+        port = WORKER_METRICS_PORTS[service] if kind == "worker" else PORTS[service]
+        return f"http://{self.host}:{port}/metrics"
+
     def environment(self) -> dict[str, str]:
         env: dict[str, str] = {}
         for service in (*DATA_SERVICES, "gateway"):
@@ -34,8 +42,11 @@ class Stack:
             env[prefix + "NATS_URL"] = self.nats_url
             env[prefix + "HOST"] = self.host
             env[prefix + "PORT"] = str(PORTS[service])
+            env[prefix + "LOG_FORMAT"] = "plain"  # a deployment keeps JSON lines
         for service in DATA_SERVICES:
             env[f"TT_{service.upper()}_DATABASE_URL"] = self.database_url(service)
+        for service, port in WORKER_METRICS_PORTS.items():
+            env[f"TT_{service.upper()}_WORKER_METRICS_PORT"] = str(port)
         env["TT_INGESTION_WEBHOOK_SECRET"] = self.webhook_secret
         env["TT_GATEWAY_JWT_SECRET"] = self.jwt_secret
         env["TT_INTERNAL_ACTOR_KEY"] = self.internal_actor_key  # one name, read by all of them

@@ -21,6 +21,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from tasktracker.servicekit import tracing
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -40,6 +42,8 @@ class _Pending(Generic[T, R]):
     future: asyncio.Future[R] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
+    # The submitting job's trace: the batch's span continues it (None with tracing off).
+    trace_context: dict[str, str] | None = field(default_factory=tracing.current_carrier)
 
 
 class BatchWriter(Generic[T, R]):
@@ -108,7 +112,12 @@ class BatchWriter(Generic[T, R]):
     async def _write(self, batch: list[_Pending[T, R]]) -> None:
         self.batches += 1
         try:
-            results = await self._handler([pending.item for pending in batch])
+            with tracing.batch_span(
+                f"write {self._name}",
+                (pending.trace_context for pending in batch),
+                kind=tracing.SpanKind.INTERNAL,
+            ):
+                results = await self._handler([pending.item for pending in batch])
             if len(results) != len(batch):
                 raise RuntimeError(
                     f"batch handler returned {len(results)} results for {len(batch)}"

@@ -11,13 +11,9 @@ from typing import Any
 
 import uvicorn
 
+from tasktracker.servicekit.logs import configure_logging
 from tasktracker.servicekit.settings import ServiceSettings
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+from tasktracker.servicekit.tracing import configure_tracing
 
 
 def service_cli(
@@ -47,7 +43,12 @@ def service_cli(
         requeue.add_argument("--limit", type=int, default=1000)
     args = parser.parse_args(argv)
     settings = settings_factory()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format, settings.service_name)
+    if args.command in ("api", "worker"):
+        # Before the app or the broker is built (they add their hooks when it is on); the
+        # worker's processes are forked from this one and inherit it.
+        role = "api" if args.command == "api" else "worker"
+        configure_tracing(settings.service_name, settings.otlp_endpoint, **{"tt.process": role})
 
     if args.command == "api":
         uvicorn.run(app_factory, **uvicorn_options(settings, args.host, args.port))
@@ -92,6 +93,7 @@ def uvicorn_options(
         "port": port or settings.port,
         "log_level": settings.log_level.lower(),
         "access_log": settings.access_log,
+        "log_config": None,  # uvicorn's loggers propagate to the root's (servicekit.logs)
     }
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,7 +38,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tasktracker.contracts.envelope import Envelope
 from tasktracker.contracts.events import EventPayload, decode_event
-from tasktracker.servicekit import db
+from tasktracker.servicekit import db, tracing
+from tasktracker.servicekit.lag import ConsumerLagSampler
+from tasktracker.servicekit.logs import bind_log_context
+from tasktracker.servicekit.metrics import CONSUMED_EVENTS, CONSUMER_BATCH_DURATION
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +126,7 @@ class BatchConsumer:
         self.backoff = OutageBackoff(options.outage_delay_seconds, options.outage_max_delay_seconds)
 
     async def run(self, js: JetStreamContext, stop: asyncio.Event) -> None:
+        bind_log_context(consumer=self.name)  # this task's lines
         sub: JetStreamContext.PullSubscription | None = None
         while not stop.is_set():
             try:
@@ -156,6 +161,9 @@ class BatchConsumer:
                 await msg.ack()
             else:
                 events.append((msg, envelope))
+        if skipped := len(msgs) - len(events):
+            CONSUMED_EVENTS.labels(self.name, "skipped").inc(skipped)
+        started = time.perf_counter()
         try:
             await self._store([e for _, e in events])
         except Exception as error:
@@ -167,6 +175,9 @@ class BatchConsumer:
             return
         for msg, _ in events:
             await msg.ack()
+        if events:
+            CONSUMER_BATCH_DURATION.labels(self.name).observe(time.perf_counter() - started)
+            CONSUMED_EVENTS.labels(self.name, "stored").inc(len(events))
         self.backoff.reset()
 
     @property
@@ -174,7 +185,11 @@ class BatchConsumer:
         return self.options.durable
 
     async def _store(self, envelopes: list[Envelope[EventPayload]]) -> None:
-        if envelopes:
+        if not envelopes:
+            return
+        with tracing.batch_span(
+            f"consume {self.name}", (envelope.trace_context for envelope in envelopes)
+        ):
             async with db.transaction(self.sessions) as session:
                 await self.handler(session, envelopes)
 
@@ -196,6 +211,9 @@ class BatchConsumer:
                     msg.metadata.sequence.stream,
                     error,
                 )
+                CONSUMED_EVENTS.labels(self.name, "poison").inc()
+            else:
+                CONSUMED_EVENTS.labels(self.name, "stored").inc()
             await msg.ack()
         self.backoff.reset()
 
@@ -219,8 +237,11 @@ class EventConsumers:
         nats_url: str,
         client_name: str,
         consumers: Sequence[BatchConsumer],
+        lag_sample_seconds: float = 15.0,
         **credentials: Any,  # `NatsSettings.nats_credentials()`
     ):
+        self.lag_sample_seconds = lag_sample_seconds
+        self.lag: ConsumerLagSampler | None = None
         self.nats_url = nats_url
         self.credentials = credentials
         self.client_name = client_name
@@ -243,6 +264,10 @@ class EventConsumers:
             asyncio.create_task(consumer.run(js, self._stop), name=f"consumer {consumer.name}")
             for consumer in self.consumers
         ]
+        self.lag = ConsumerLagSampler(
+            js, [(c.stream, c.name) for c in self.consumers], self.lag_sample_seconds
+        )
+        self._tasks.append(asyncio.create_task(self.lag.run(self._stop), name="consumer lag"))
 
     async def stop(self) -> None:
         self._stop.set()

@@ -35,12 +35,14 @@ from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError
-from taskiq import AckableMessage, BrokerMessage, TaskiqMessage, TaskiqResult
+from taskiq import AckableMessage, BrokerMessage, TaskiqMessage, TaskiqMiddleware, TaskiqResult
 from taskiq.exceptions import NoResultError
 from taskiq.middlewares import SmartRetryMiddleware
 from taskiq_nats import PullBasedJetStreamBroker
 
+from tasktracker.servicekit import tracing
 from tasktracker.servicekit.job_errors import describe_error, error_details, is_permanent, must_wait
+from tasktracker.servicekit.job_observability import JobMetricsMiddleware, count_job
 from tasktracker.servicekit.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -79,6 +81,7 @@ class _Delivery:
 
 class JobBroker(PullBasedJetStreamBroker):
     def __init__(self, settings: ServiceSettings, **kwargs: Any) -> None:
+        self.service = settings.service_name
         self.ack_wait = settings.job_ack_wait_seconds
         self.max_runtime = settings.job_max_runtime_seconds
         self.dead_letter_subject = f"dead.{settings.jobs_subject}"
@@ -291,6 +294,7 @@ class JobBroker(PullBasedJetStreamBroker):
             json.dumps(body, default=str).encode(),
             headers={"Nats-Msg-Id": f"dead:{message.task_id}"},
         )
+        count_job(self.service, message, "parked")
 
 
 class BackoffRetryMiddleware(SmartRetryMiddleware):
@@ -340,6 +344,7 @@ class BackoffRetryMiddleware(SmartRetryMiddleware):
                 )
                 await broker.hand_back(key, delay)
                 result.error = NoResultError()
+                count_job(broker.service, message, "waited")
                 return
             await self._retry_or_park(broker, message, result, exception)
         except Exception as handling_error:
@@ -368,6 +373,7 @@ class BackoffRetryMiddleware(SmartRetryMiddleware):
                 # On a copy: taskiq's kicker writes the next try into the labels it is given.
                 kicked = message.model_copy(update={"labels": dict(message.labels)})
                 await super().on_error(kicked, result, exception)
+                count_job(broker.service, message, "retried")
                 return
             except Exception as kick_error:
                 log.error("job %s could not be re-kicked: %r", message.task_id, kick_error)
@@ -384,10 +390,14 @@ class BackoffRetryMiddleware(SmartRetryMiddleware):
 def make_job_broker(settings: ServiceSettings, **connect_options: Any) -> JobBroker:
     """`connect_options` go to nats-py's `connect()`, after the settings' credentials."""
     broker = JobBroker(settings, **(settings.nats_credentials() | connect_options))
-    return broker.with_middlewares(
+    middlewares: list[TaskiqMiddleware] = [
+        JobMetricsMiddleware(settings.service_name),
         BackoffRetryMiddleware(
             max_retries=settings.job_max_retries,
             base_delay=settings.job_retry_delay_seconds,
             max_delay=settings.job_retry_max_delay_seconds,
-        )
-    )
+        ),
+    ]
+    if tracing.enabled():  # the process's command configured tracing before building this
+        middlewares.append(tracing.job_middleware())
+    return broker.with_middlewares(*middlewares)

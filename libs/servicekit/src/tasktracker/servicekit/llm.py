@@ -8,16 +8,25 @@ Needs the `llm` extra (`tasktracker-servicekit[llm]`).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, SecretStr
 from pydantic_ai import Agent
+from pydantic_ai.agent import AgentRunResult
+from pydantic_ai.capabilities import Instrumentation
 from pydantic_ai.messages import ModelMessage, ModelResponse, ToolCallPart, UserPromptPart
 from pydantic_ai.models import Model
 from pydantic_ai.models.function import AgentInfo, FunctionModel
+from pydantic_ai.models.instrumented import InstrumentationSettings
 from pydantic_ai.models.openai import OpenAIChatModel
 from pydantic_ai.providers.openai import OpenAIProvider
+
+from tasktracker.servicekit import tracing
+from tasktracker.servicekit.metrics import LLM_DURATION, LLM_REQUESTS, LLM_TOKENS
+
+OutputT = TypeVar("OutputT")
 
 
 def last_user_prompt(messages: list[ModelMessage]) -> str:
@@ -69,3 +78,32 @@ def model_name(agent: Agent[Any, Any]) -> str:
     """What a result records as the model that produced it."""
     model = agent.model
     return model if isinstance(model, str) else getattr(model, "model_name", str(model))
+
+
+def llm_capabilities() -> list[Instrumentation]:
+    """An agent's `capabilities=`: pydantic-ai's own spans of the agent run and each model
+    call while tracing is on (`servicekit.tracing`), without the prompts and answers (team
+    chat stays out of the trace backend); none at all with tracing off."""
+    if not tracing.enabled():
+        return []
+    settings = InstrumentationSettings(include_content=False, include_binary_content=False)
+    return [Instrumentation(settings=settings)]
+
+
+async def run_agent(agent: Agent[Any, OutputT], prompt: str) -> AgentRunResult[OutputT]:
+    """`agent.run(prompt)`, counted and timed by model (`tt_llm_*`): the run's outcome, its
+    duration and the tokens pydantic-ai's usage reports."""
+    name = model_name(agent)
+    started = time.perf_counter()
+    try:
+        result = await agent.run(prompt)
+    except Exception:
+        LLM_REQUESTS.labels(name, "error").inc()
+        raise
+    finally:
+        LLM_DURATION.labels(name).observe(time.perf_counter() - started)
+    LLM_REQUESTS.labels(name, "ok").inc()
+    usage = result.usage
+    LLM_TOKENS.labels(name, "input").inc(usage.input_tokens or 0)
+    LLM_TOKENS.labels(name, "output").inc(usage.output_tokens or 0)
+    return result

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tasktracker.contracts.envelope import Envelope
 from tasktracker.contracts.events import EventPayload, make_envelope
+from tasktracker.servicekit.tracing import current_carrier
 
 OUTBOX_TABLE = "outbox"
 NOTIFY_CHANNEL = "outbox"
@@ -84,6 +85,7 @@ class Outbox:
             producer=self._producer,
             occurred_at=occurred_at,
             id=event_id,
+            trace_context=current_carrier(),  # the trace of whatever causes the event
         )
         await session.execute(
             insert(self._table).values(
@@ -100,8 +102,11 @@ class Outbox:
     ) -> list[Envelope]:
         """Stage `(payload, project_id)` events in the given order (`seq` follows it) with
         one round trip, and one NOTIFY."""
+        trace_context = current_carrier()
         envelopes = [
-            make_envelope(payload, project_id=project_id, producer=self._producer)
+            make_envelope(
+                payload, project_id=project_id, producer=self._producer, trace_context=trace_context
+            )
             for payload, project_id in events
         ]
         if envelopes:

@@ -20,14 +20,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import time
 
 import asyncpg
 from nats.errors import BadSubjectError, MaxPayloadError
 from nats.js import JetStreamContext
 
 from tasktracker.contracts.subjects import STREAM_SUBJECT
+from tasktracker.servicekit import tracing
 from tasktracker.servicekit.db import asyncpg_dsn
+from tasktracker.servicekit.metrics import (
+    OUTBOX_OLDEST,
+    OUTBOX_WAITING,
+    RELAY_FAILURES,
+    RELAY_PUBLISH_DURATION,
+    RELAY_PUBLISHED,
+)
 from tasktracker.servicekit.outbox import NOTIFY_CHANNEL, OUTBOX_TABLE
 
 log = logging.getLogger(__name__)
@@ -57,7 +67,12 @@ class OutboxRelay:
         poll_seconds: float = 5.0,
         publish_timeout: float = 5.0,
         command_timeout: float = 30.0,
+        service: str = "service",
+        sample_seconds: float = 10.0,
     ) -> None:
+        self._service = service
+        self._sample_seconds = sample_seconds  # how often the waiting rows are counted
+        self._sampled_at = -sample_seconds
         self._dsn = asyncpg_dsn(database_url)
         self._js = js
         self._batch_size = batch_size
@@ -121,13 +136,16 @@ class OutboxRelay:
                         "outbox row %s can never be published, marked failed: %r", row["seq"], exc
                     )
                     await self._record_failure(conn, row["seq"], exc, permanent=True)
+                    RELAY_FAILURES.labels(self._service, "permanent").inc()
                     continue
                 except Exception as exc:
                     failure = (row, exc)
                     break
                 sent.append((row, ack))
             if sent:
+                started = time.perf_counter()
                 await asyncio.wait([ack for _, ack in sent], timeout=self._publish_timeout)
+                RELAY_PUBLISH_DURATION.labels(self._service).observe(time.perf_counter() - started)
             for row, ack in sent:
                 if ack.done() and not ack.cancelled() and ack.exception() is None:
                     published.append(row["seq"])
@@ -137,7 +155,9 @@ class OutboxRelay:
         finally:
             for _, ack in sent:
                 ack.cancel()  # no-op when done; frees the pending slot of one not answered
+        RELAY_PUBLISHED.labels(self._service).inc(len(published))
         if failure is not None:
+            RELAY_FAILURES.labels(self._service, "retried").inc()
             row, exc = failure
             await self._record_failure(conn, row["seq"], exc, permanent=False)
             raise PublishFailed(repr(exc)) from exc
@@ -159,9 +179,17 @@ class OutboxRelay:
         # asyncio.wait_for, a task per row (Python 3.11), and the loop flushed every row to
         # the socket alone. A batch never fills the context's 4,000 slots (settings: at most
         # 1,000 rows; unanswered ones are cancelled), so the slot is there at once.
-        return await self._js.publish_async(
-            subject, bytes(row["payload"]), headers={"Nats-Msg-Id": str(row["event_id"])}
-        )
+        payload = bytes(row["payload"])
+        headers = {"Nats-Msg-Id": str(row["event_id"])}
+        if not tracing.enabled():
+            return await self._js.publish_async(subject, payload, headers=headers)
+        with tracing.span(
+            f"publish {subject}",
+            parent=_trace_context(payload),
+            kind=tracing.SpanKind.PRODUCER,
+            attributes={"messaging.system": "nats", "messaging.message.id": headers["Nats-Msg-Id"]},
+        ):
+            return await self._js.publish_async(subject, payload, headers=headers)
 
     async def _record_failure(
         self, conn: asyncpg.Connection, seq: int, exc: Exception, *, permanent: bool
@@ -190,6 +218,7 @@ class OutboxRelay:
         conn = await self.connect()
         try:
             while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK_KEY):
+                await self.sample_waiting(conn)
                 if await _sleep_unless(stop, self._poll_seconds):
                     return
             self.leading.set()
@@ -199,6 +228,7 @@ class OutboxRelay:
             passes = 0
             while not stop.is_set():
                 self._wake.clear()
+                await self.sample_waiting(conn)  # before: a stuck outbox shows its backlog
                 try:
                     await self.publish_pending(conn)
                 except PublishFailed as exc:  # NATS away: wait it out, keep the order
@@ -215,6 +245,26 @@ class OutboxRelay:
         finally:
             with contextlib.suppress(Exception):
                 await conn.close(timeout=2)
+
+    async def sample_waiting(self, conn: asyncpg.Connection, *, now: bool = False) -> None:
+        """Count the unpublished rows and the oldest one's age, at most every
+        `sample_seconds` (a scrape never queries the database)."""
+        if not now and time.monotonic() - self._sampled_at < self._sample_seconds:
+            return
+        self._sampled_at = time.monotonic()
+        waiting, oldest = await conn.fetchrow(
+            f"SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0) "
+            f"FROM {OUTBOX_TABLE} WHERE published_at IS NULL AND failed_at IS NULL"
+        )
+        OUTBOX_WAITING.labels(self._service).set(waiting)
+        OUTBOX_OLDEST.labels(self._service).set(float(oldest))
+
+
+def _trace_context(payload: bytes) -> dict[str, str] | None:
+    """The envelope's `trace_context` (read only while tracing is on)."""
+    with contextlib.suppress(ValueError, AttributeError):
+        return json.loads(payload).get("trace_context")
+    return None
 
 
 def _publish_error(ack: asyncio.Future[object]) -> Exception:

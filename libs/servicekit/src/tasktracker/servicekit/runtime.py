@@ -66,6 +66,7 @@ class ServiceRuntime:
                 js=self.js,
                 batch_size=self.settings.relay_batch_size,
                 poll_seconds=self.settings.relay_poll_seconds,
+                service=self.settings.service_name,
             )
             self._relay_task = asyncio.create_task(self.relay.run(self._stop), name="relay")
         if self.job_broker is not None and not self.job_broker.is_worker_process:

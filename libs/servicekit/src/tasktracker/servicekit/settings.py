@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -23,6 +23,9 @@ class NatsSettings(BaseSettings):
     stream_name: str = "SPACES"
     stream_max_age_seconds: float = Field(default=7 * 24 * 3600, gt=0)
     stream_duplicate_window_seconds: float = Field(default=120, gt=0)
+    # Traces (servicekit.tracing): the OTLP/HTTP endpoint of a collector, e.g.
+    # `http://127.0.0.1:4318`, one name for every process: `TT_OTLP_ENDPOINT`. Unset: off.
+    otlp_endpoint: str | None = Field(default=None, validation_alias="TT_OTLP_ENDPOINT")
 
     def nats_credentials(self) -> dict[str, Any]:
         """The credentials as nats-py's `connect()` takes them (taskiq-nats passes them on)."""
@@ -51,6 +54,11 @@ class ServiceSettings(NatsSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     log_level: str = "INFO"
+    # `json` (one JSON object a line, for a log pipeline) or `plain`; `make run` sets plain.
+    log_format: Literal["json", "plain"] = "json"
+    # The worker serves its Prometheus metrics on this port (on `host`); 0: not served.
+    # The API serves them on its own port, at `/metrics`.
+    worker_metrics_port: int = Field(default=0, ge=0, le=65535)
     # uvicorn's line per request at INFO (the `api` command); off, as the gateway's.
     access_log: bool = False
     # The key the gateway signs each request's caller with (`servicekit.actor`), the same in

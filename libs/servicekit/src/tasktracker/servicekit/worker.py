@@ -18,6 +18,8 @@ from taskiq.receiver import Receiver
 
 from tasktracker.servicekit import db
 from tasktracker.servicekit.jobs import JobBroker
+from tasktracker.servicekit.lag import ConsumerLagSampler
+from tasktracker.servicekit.metrics import serve_worker_metrics
 from tasktracker.servicekit.natsconn import connect
 from tasktracker.servicekit.relay import OutboxRelay
 from tasktracker.servicekit.settings import ServiceSettings
@@ -65,6 +67,7 @@ class WorkerRuntime:
         self._nats: Client | None = None
         self._stop = asyncio.Event()
         self._relay: asyncio.Task[None] | None = None
+        self._lag: asyncio.Task[None] | None = None
 
     def attach(self, broker: JobBroker) -> None:
         broker.add_event_handler(TaskiqEvents.WORKER_STARTUP, self.start)
@@ -77,6 +80,8 @@ class WorkerRuntime:
         return self._sessions
 
     async def start(self, state: TaskiqState | None = None) -> None:
+        if self.settings.worker_metrics_port:
+            serve_worker_metrics(self.settings.worker_metrics_port, self.settings.host)
         self.engine = db.create_engine(self.settings.database_url)
         self._sessions = db.session_factory(self.engine)
         if self.settings.relay_enabled:
@@ -92,14 +97,22 @@ class WorkerRuntime:
                 js=js,
                 batch_size=self.settings.relay_batch_size,
                 poll_seconds=self.settings.relay_poll_seconds,
+                service=self.settings.service_name,
             )
             self._relay = asyncio.create_task(relay.run(self._stop), name="relay")
+            # the job queue's lag: jobs waiting in the stream, jobs in flight
+            jobs = [(self.settings.jobs_stream, self.settings.jobs_durable)]
+            lag = ConsumerLagSampler(js, jobs)
+            self._lag = asyncio.create_task(lag.run(self._stop), name="job lag")
 
     async def stop(self, state: TaskiqState | None = None) -> None:
         self._stop.set()
         if self._relay is not None:
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(self._relay, 5)
+        if self._lag is not None:
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self._lag, 5)
         if self._nats is not None:
             with contextlib.suppress(Exception):
                 await self._nats.close()

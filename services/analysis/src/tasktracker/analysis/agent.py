@@ -24,7 +24,12 @@ from tasktracker.analysis.domain.proposals import (
     render_prompt,
 )
 from tasktracker.analysis.settings import OFFLINE_MODEL, AnalysisSettings
-from tasktracker.servicekit.llm import configured_model, rules_model
+from tasktracker.servicekit.llm import (
+    configured_model,
+    llm_capabilities,
+    rules_model,
+    run_agent,
+)
 
 TaskAgent = Agent[None, TaskProposals]
 
@@ -53,6 +58,7 @@ def build_agent(settings: AnalysisSettings, model: Model | str | None = None) ->
         retries=1,
         model_settings=ModelSettings(timeout=settings.llm_timeout_seconds, temperature=0),
         name="analysis-tasks",
+        capabilities=llm_capabilities(),
     )
 
 
@@ -66,7 +72,7 @@ async def propose(
 ) -> tuple[Cleaned, int]:
     """One batch of a run, as the worker and `make eval` both run it: the agent's answer under
     the rules (`clean`), and how many model requests it took."""
-    result = await agent.run(render_prompt(context, lines))
+    result = await run_agent(agent, render_prompt(context, lines))
     cleaned = clean(
         result.output,
         run_id=run_id,

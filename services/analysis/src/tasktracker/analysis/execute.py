@@ -52,7 +52,7 @@ from tasktracker.contracts.events import (
     TaskProposalsCreated,
     TaskProposalsWithdrawn,
 )
-from tasktracker.servicekit import db
+from tasktracker.servicekit import db, tracing
 from tasktracker.servicekit.job_errors import describe_error, is_permanent, must_wait
 from tasktracker.servicekit.llm import model_name
 
@@ -173,7 +173,15 @@ class Executor:
             async with slots:
                 if stopped:
                     return
-                status = await self._batch(row, index, batches[index], context)
+                with tracing.span(
+                    "analysis batch",
+                    attributes={
+                        "tt.run.id": str(row.id),
+                        "tt.batch.index": index,
+                        "tt.batch.messages": len(batches[index]),
+                    },
+                ):
+                    status = await self._batch(row, index, batches[index], context)
                 if status != RunStatus.running:
                     stopped.append(status)
 

@@ -14,6 +14,7 @@ from tasktracker.analysis.queue import EXECUTE_ANALYSIS_RUN
 from tasktracker.analysis.ratelimit import RequestsPerMinute
 from tasktracker.analysis.settings import AnalysisSettings
 from tasktracker.servicekit.jobs import JobBroker, make_job_broker
+from tasktracker.servicekit.metrics import RUNS_FINISHED
 from tasktracker.servicekit.worker import WorkerRuntime
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ async def execute_analysis_run(run_id: str, context: Annotated[Context, TaskiqDe
     last_try = int(labels.get("_retries", 0)) + 1 >= tries
     status = await executor.run(uuid.UUID(run_id), last_try=last_try)
     log.info("run %s: %s", run_id, status)
+    RUNS_FINISHED.labels("analysis", "analysis_run", str(getattr(status, "value", status))).inc()
     return str(status)
 
 

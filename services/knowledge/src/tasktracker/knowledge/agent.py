@@ -20,7 +20,12 @@ from tasktracker.knowledge.domain.extraction import (
     render_prompt,
 )
 from tasktracker.knowledge.settings import OFFLINE_MODEL, KnowledgeSettings
-from tasktracker.servicekit.llm import configured_model, rules_model
+from tasktracker.servicekit.llm import (
+    configured_model,
+    llm_capabilities,
+    rules_model,
+    run_agent,
+)
 
 ExtractionAgent = Agent[None, Extraction]
 
@@ -49,9 +54,9 @@ def build_agent(settings: KnowledgeSettings, model: Model | str | None = None) -
         retries=1,
         model_settings=ModelSettings(timeout=settings.llm_timeout_seconds, temperature=0),
         name="knowledge-extraction",
+        capabilities=llm_capabilities(),
     )
 
 
 async def extract_chunk(agent: ExtractionAgent, lines: Sequence[ChatLine]) -> Extraction:
-    result = await agent.run(render_prompt(lines))
-    return result.output
+    return (await run_agent(agent, render_prompt(lines))).output

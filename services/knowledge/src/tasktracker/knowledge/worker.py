@@ -15,6 +15,7 @@ from tasktracker.knowledge.extract import run_extraction
 from tasktracker.knowledge.queue import KNOWLEDGE_EXTRACTION, sweep_forever
 from tasktracker.knowledge.settings import KnowledgeSettings
 from tasktracker.servicekit.jobs import JobBroker, make_job_broker
+from tasktracker.servicekit.metrics import RUNS_FINISHED
 from tasktracker.servicekit.worker import WorkerRuntime
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ async def knowledge_extraction(
         max_messages=settings.extraction_max_messages,
     )
     log.info("extraction %s: %s", extraction_id, status)
+    RUNS_FINISHED.labels("knowledge", "extraction", str(getattr(status, "value", status))).inc()
     return status
 
 

@@ -9,7 +9,8 @@ from contextlib import asynccontextmanager
 
 import uvicorn
 from fastapi import FastAPI, Request, WebSocket
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import Response
+from prometheus_client import REGISTRY
 
 from tasktracker.contracts.ws import CloseCode
 from tasktracker.gateway import metrics
@@ -18,11 +19,13 @@ from tasktracker.gateway.auth import AuthError, TokenVerifier, bearer_token
 from tasktracker.gateway.console import mount_console
 from tasktracker.gateway.hub import Hub
 from tasktracker.gateway.proxy import Proxy, admin_refusal, proxy_first, proxy_routes
+from tasktracker.gateway.public_api import public_openapi
 from tasktracker.gateway.session import Session, SessionLimits
 from tasktracker.gateway.settings import GatewaySettings
 from tasktracker.gateway.upstream import create_session
 from tasktracker.servicekit.errors import install_error_handlers
 from tasktracker.servicekit.health import health_router
+from tasktracker.servicekit.metrics import HttpMetrics, exposition
 from tasktracker.servicekit.natsconn import connect, nats_check
 from tasktracker.servicekit.stream import ensure_space_stream
 
@@ -55,6 +58,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         session = create_session(settings)
         app.state.nats = nc
         app.state.hub = hub
+        app.state.hub_metrics = metrics.hub_registry(hub)
         app.state.proxy = Proxy(settings, verifier, session)
         try:
             yield
@@ -64,12 +68,15 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             await nc.drain()
 
     app = FastAPI(
-        title="Task Tracker gateway",
+        title="Task Tracker API",
         lifespan=lifespan,
         docs_url="/docs" if settings.docs else None,
         redoc_url=None,
         openapi_url="/openapi.json" if settings.docs else None,
     )
+    # `/openapi.json` and `/docs` show the public API the gateway routes (`public_api`), not
+    # the gateway's own handful of routes.
+    app.openapi = public_openapi  # type: ignore[method-assign]
     install_error_handlers(app)
 
     async def nats_ready() -> None:
@@ -89,7 +96,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                 refusal = admin_refusal(verifier, request)
                 if refusal is not None:
                     return refusal
-            return PlainTextResponse(metrics.render(request.app.state.hub))
+            return exposition(REGISTRY, request.app.state.hub_metrics)
 
     @app.websocket("/ws")
     async def websocket(ws: WebSocket) -> None:
@@ -116,6 +123,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     mount_console(app)
     app.router.routes.extend(proxy_routes(lambda: app.state.proxy))
+    # health, metrics, docs; the proxied paths are counted by the proxy (`proxy_first`)
+    app.add_middleware(HttpMetrics, service=settings.service_name)
     return app
 
 
@@ -134,6 +143,7 @@ def server_config(
         "ws_max_size": settings.max_frame_bytes,
         "ws_per_message_deflate": False,
         "access_log": settings.access_log,
+        "log_config": None,  # uvicorn's loggers propagate to the root's (servicekit.logs)
         "timeout_graceful_shutdown": settings.close_timeout_seconds,
     }
     options.update(overrides)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,15 +16,8 @@ from tasktracker.gateway.app import server_config
 from tasktracker.gateway.auth import issue_token, parse_duration, parse_project_role
 from tasktracker.gateway.settings import GatewaySettings
 from tasktracker.gateway.watch import watch
-
-
-def configure_logging(level: str) -> None:
-    # servicekit.cli has the same one-liner, but importing it loads alembic and SQLAlchemy,
-    # which a service without a database should not pay for at every start.
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-
+from tasktracker.servicekit.logs import configure_logging
+from tasktracker.servicekit.tracing import configure_tracing
 
 # Where `make run` keeps the secret of its gateway, as the gateway's own settings (dotenv). The
 # `token` command reads it when the environment has no key: in a dev checkout it signs for the
@@ -100,7 +92,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     if args.command == "api":
         settings = _settings()
-        configure_logging(settings.log_level)
+        configure_logging(settings.log_level, settings.log_format, settings.service_name)
+        configure_tracing(settings.service_name, settings.otlp_endpoint, **{"tt.process": "api"})
         overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v}
         try:
             config = server_config(settings, **overrides)

@@ -20,7 +20,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
-from tasktracker.contracts.envelope import Envelope, EnvelopeError
+from tasktracker.contracts.envelope import Envelope, EnvelopeError, RawEnvelope
 from tasktracker.contracts.subjects import (
     STREAM_SUBJECT,
     ClientTopic,
@@ -31,6 +31,7 @@ from tasktracker.contracts.subjects import (
 )
 from tasktracker.contracts.ws import encode_event_frame
 from tasktracker.gateway.replay import read_history
+from tasktracker.servicekit import tracing
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +119,7 @@ class HubStats:
     events: int = 0  # events read from the stream
     deliveries: int = 0  # event frames handed to subscriptions
     invalid_events: int = 0
+    replays: int = 0  # resumes with `since` that read the stream
     replayed_events: int = 0
     slow_consumer_closes: int = 0
     too_many_sockets_closes: int = 0
@@ -209,10 +211,29 @@ class Hub:
         ]
         if not targets:
             return
-        if not self._is_valid(parts, msg.data) or is_withheld(parts, msg.data):
+        envelope = self._valid_envelope(parts, msg.data)
+        if envelope is None or is_withheld(parts, msg.data):
             return
+        if not tracing.enabled():
+            await self._fan_out(targets, seq, msg.data)
+            return
+        with tracing.span(
+            f"send {parts.topic}.{parts.event_type} to sockets",
+            parent=envelope.trace_context,
+            kind=tracing.SpanKind.PRODUCER,
+            attributes={
+                "tt.event.id": str(envelope.id),
+                "tt.stream.seq": seq,
+                "tt.subscriptions": sum(len(subs) for _, subs in targets),
+            },
+        ):
+            await self._fan_out(targets, seq, msg.data)
+
+    async def _fan_out(
+        self, targets: list[tuple[Key, set[Subscription]]], seq: int, data: bytes
+    ) -> None:
         for (project_id, topic), subs in targets:
-            frame = encode_event_frame(str(ClientTopic(project_id, topic)), seq, msg.data)
+            frame = encode_event_frame(str(ClientTopic(project_id, topic)), seq, data)
             text = frame.decode()
             snapshot = list(subs)
             for start in range(0, len(snapshot), FANOUT_SLICE):
@@ -230,7 +251,7 @@ class Hub:
         # one go does not pile up in the send queues of clients that are keeping up.
         await asyncio.sleep(0)
 
-    def _is_valid(self, parts: SubjectParts, data: bytes) -> bool:
+    def _valid_envelope(self, parts: SubjectParts, data: bytes) -> RawEnvelope | None:
         """The envelope must parse and agree with its subject: the subject decides who sees
         an event, so a producer bug must not show project 1's data to project 2."""
         try:
@@ -238,7 +259,7 @@ class Hub:
         except EnvelopeError as exc:
             log.warning("dropping invalid envelope on %s: %s", parts, exc)
             self.stats.invalid_events += 1
-            return False
+            return None
         if (envelope.project_id, envelope.topic, envelope.type) != (
             parts.project_id,
             parts.topic,
@@ -246,8 +267,8 @@ class Hub:
         ):
             log.warning("dropping envelope %s: it does not match subject %s", envelope.id, parts)
             self.stats.invalid_events += 1
-            return False
-        return True
+            return None
+        return envelope
 
     # -- replay -------------------------------------------------------------------------
 
@@ -258,6 +279,7 @@ class Hub:
         up to at least `until` (or the end of the stream, whichever comes first). Raises
         `ReplayIncomplete` if it cannot get that far (see `replay.py`)."""
         topic_name = str(topic)
+        self.stats.replays += 1
         history = read_history(self.js, self.stream, topic.nats_filter, since, until, batch)
         async with contextlib.aclosing(history):
             while True:
@@ -275,7 +297,9 @@ class Hub:
                         parts = parse_subject(msg.subject)
                     except SubjectError:
                         continue
-                    if self._is_valid(parts, msg.data) and not is_withheld(parts, msg.data):
+                    if self._valid_envelope(parts, msg.data) is not None and not is_withheld(
+                        parts, msg.data
+                    ):
                         frame = encode_event_frame(topic_name, seq, msg.data)
                         frames.append((seq, frame.decode()))
                 self.stats.replayed_events += len(frames)

@@ -43,9 +43,15 @@ def required_role(method: str, section: tuple[str, ...]) -> Role:
     return Role.admin  # project settings (PATCH /api/projects/{pid}), sources, anything else
 
 
+def project_scoped(segments: tuple[str, ...]) -> bool:
+    """`/api/projects/{pid}/...`: checked against the caller's role in that project; any other
+    API path needs the global admin flag."""
+    return segments[:2] == ("api", "projects") and len(segments) >= 3
+
+
 def authorize(method: str, segments: tuple[str, ...], claims: Claims) -> Refusal | None:
     """None if `claims` may call `method` on the API path `segments`, else why not."""
-    if segments[:2] == ("api", "projects") and len(segments) >= 3:
+    if project_scoped(segments):
         project_id = parse_project_id(segments[2])
         role = claims.role_in(project_id) if project_id is not None else None
         if role is None:

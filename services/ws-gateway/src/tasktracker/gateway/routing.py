@@ -40,6 +40,11 @@ class Route:
     prefix: tuple[str, ...]
     upstream: str
 
+    @property
+    def template(self) -> str:
+        """The prefix as configured: `/api/projects/{project_id}/runs`."""
+        return "/" + "/".join(self.prefix)
+
     def matches(self, segments: tuple[str, ...]) -> bool:
         if len(segments) < len(self.prefix):
             return False
@@ -67,9 +72,13 @@ class RouteTable:
         self.upstreams = frozenset(route.upstream for route in parsed)
 
     def resolve(self, segments: tuple[str, ...]) -> str | None:
+        route = self.route_of(segments)
+        return None if route is None else route.upstream
+
+    def route_of(self, segments: tuple[str, ...]) -> Route | None:
         for route in self.routes:
             if route.matches(segments):
-                return route.upstream
+                return route
         return None
 
 

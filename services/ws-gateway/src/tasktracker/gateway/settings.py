@@ -42,6 +42,8 @@ class GatewaySettings(NatsSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     log_level: str = "INFO"
+    # `json` (one JSON object a line) or `plain`; `make run` sets plain.
+    log_format: Literal["json", "plain"] = "json"
     # One line per request at INFO, from uvicorn; off by default (`make run` would print every
     # proxied request, and the upstream logs it again).
     access_log: bool = False

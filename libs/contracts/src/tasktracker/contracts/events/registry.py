@@ -104,6 +104,7 @@ def make_envelope(
     producer: str,
     occurred_at: datetime | None = None,
     id: UUID | None = None,
+    trace_context: dict[str, str] | None = None,
 ) -> Envelope[PayloadT]:
     """Wrap a payload; topic and type come from the payload's class."""
     # Left unparametrised at runtime, `data` is serialised by the payload's own model.
@@ -115,4 +116,5 @@ def make_envelope(
         occurred_at=occurred_at or utc_now(),
         producer=producer,
         data=payload,
+        trace_context=trace_context,
     )

@@ -23,6 +23,7 @@ from tasktracker.contracts.events import RunCreated
 from tasktracker.servicekit.actor import CurrentActor
 from tasktracker.servicekit.app import Runtime, Session
 from tasktracker.servicekit.errors import ApiError, conflict, not_found
+from tasktracker.servicekit.openapi import error_responses
 
 router = APIRouter(prefix="/api/projects/{project_id}/runs", tags=["runs"])
 
@@ -31,7 +32,7 @@ def _settings(request: Request) -> AnalysisSettings:
     return request.app.state.settings
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=error_responses(409))
 async def create_run(
     project_id: ProjectId, body: RunCreate, request: Request, session: Session, actor: CurrentActor
 ) -> RunOut:
@@ -69,7 +70,7 @@ async def create_run(
     return RunOut.of(row)
 
 
-@router.post("/{run_id}/start", status_code=202)
+@router.post("/{run_id}/start", status_code=202, responses=error_responses(404, 409))
 async def start_run(
     project_id: ProjectId,
     run_id: uuid.UUID,
@@ -88,7 +89,7 @@ async def start_run(
     return RunOut.of(row)
 
 
-@router.post("/{run_id}/cancel")
+@router.post("/{run_id}/cancel", responses=error_responses(404, 409))
 async def cancel_run(
     project_id: ProjectId,
     run_id: uuid.UUID,
@@ -103,7 +104,7 @@ async def cancel_run(
     return RunOut.of(row)
 
 
-@router.put("/{run_id}/close")
+@router.put("/{run_id}/close", responses=error_responses(400, 404, 409))
 async def close_run(
     project_id: ProjectId, run_id: uuid.UUID, session: Session, actor: CurrentActor
 ) -> RunOut:
@@ -138,7 +139,7 @@ async def list_runs(
     return RunPage(items=[RunOut.of(r) for r in page], next_cursor=next_cursor)
 
 
-@router.get("/{run_id}")
+@router.get("/{run_id}", responses=error_responses(404))
 async def get_run(project_id: ProjectId, run_id: uuid.UUID, session: Session) -> RunOut:
     row = await runs.get(session, project_id, run_id)
     if row is None:

@@ -21,11 +21,14 @@ from tasktracker.ingestion.settings import IngestionSettings
 from tasktracker.servicekit.actor import CurrentActor
 from tasktracker.servicekit.app import Runtime, Session
 from tasktracker.servicekit.errors import ApiError, conflict
+from tasktracker.servicekit.openapi import error_responses
 
 router = APIRouter(prefix="/api/ingestion", tags=["bindings"])
 
 
-@router.post("/bindings", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/bindings", status_code=status.HTTP_201_CREATED, responses=error_responses(404, 409, 503)
+)
 async def bind_chat(
     body: BindingCreate, session: Session, runtime: Runtime, response: Response, actor: CurrentActor
 ) -> BoundSource:

@@ -24,11 +24,36 @@ from tasktracker.ingestion.storable import Int64
 from tasktracker.servicekit.actor import CurrentActor
 from tasktracker.servicekit.app import Runtime, Session
 from tasktracker.servicekit.errors import ApiError, not_found
+from tasktracker.servicekit.openapi import error_responses
 
 router = APIRouter(prefix="/api/projects/{project_id}/imports", tags=["imports"])
 
+EXPORT_FILE = {
+    "required": True,
+    "description": "A Telegram Desktop chat export (`result.json`), sent as the raw body.",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["id", "type", "messages"],
+                "properties": {
+                    "id": {"type": "integer"},
+                    "name": {"type": "string"},
+                    "type": {"type": "string"},
+                    "messages": {"type": "array", "items": {"type": "object"}},
+                },
+            }
+        }
+    },
+}
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED)
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=error_responses(400, 404, 409, 413, 422, 503),
+    openapi_extra={"requestBody": EXPORT_FILE},
+)
 async def upload_export(
     project_id: Int64, request: Request, session: Session, runtime: Runtime, actor: CurrentActor
 ) -> ImportOut:
@@ -54,7 +79,7 @@ async def upload_export(
     return answer
 
 
-@router.get("/{import_id}")
+@router.get("/{import_id}", responses=error_responses(404))
 async def get_import(project_id: Int64, import_id: Int64, session: Session) -> ImportOut:
     row = await imports.get_import(session, project_id, import_id)
     if row is None:

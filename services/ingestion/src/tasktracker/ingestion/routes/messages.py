@@ -18,6 +18,7 @@ from tasktracker.ingestion.schemas import MessagePage
 from tasktracker.ingestion.storable import Int64, UtcTime
 from tasktracker.servicekit.app import Session
 from tasktracker.servicekit.errors import ApiError, not_found
+from tasktracker.servicekit.openapi import error_responses
 
 router = APIRouter(prefix="/api/projects/{project_id}/messages", tags=["messages"])
 
@@ -27,7 +28,7 @@ MAX_PAGE = 500
 _CURSOR = TypeAdapter(tuple[UtcTime, Int64])
 
 
-@router.get("")
+@router.get("", responses=error_responses(400, 404))
 async def list_messages(
     project_id: Int64,
     session: Session,
@@ -60,7 +61,7 @@ async def list_messages(
     )
 
 
-@router.get("/{message_id}")
+@router.get("/{message_id}", responses=error_responses(404))
 async def get_message(project_id: Int64, message_id: Int64, session: Session) -> MessageRecord:
     row = await messages.get_message(session, project_id, message_id)
     if row is None:

@@ -12,6 +12,7 @@ from tasktracker.ingestion.storable import Int64
 from tasktracker.servicekit.actor import CurrentActor
 from tasktracker.servicekit.app import Session
 from tasktracker.servicekit.errors import not_found
+from tasktracker.servicekit.openapi import error_responses
 
 router = APIRouter(prefix="/api/projects", tags=["projects"])
 
@@ -36,12 +37,12 @@ async def list_projects(session: Session) -> list[ProjectOut]:
     return [ProjectOut.of(row) for row in await projects.list_projects(session)]
 
 
-@router.get("/{project_id}")
+@router.get("/{project_id}", responses=error_responses(404))
 async def get_project(project_id: Int64, session: Session) -> ProjectOut:
     return ProjectOut.of(await existing_project(session, project_id))
 
 
-@router.patch("/{project_id}")
+@router.patch("/{project_id}", responses=error_responses(404))
 async def update_project(project_id: Int64, body: ProjectPatch, session: Session) -> ProjectOut:
     project = await registry.update_project(session, project_id, body.changes())
     if project is None:

@@ -22,11 +22,12 @@ from tasktracker.ingestion.storable import Int64
 from tasktracker.servicekit.actor import CurrentActor
 from tasktracker.servicekit.app import Runtime, Session
 from tasktracker.servicekit.errors import ApiError, not_found
+from tasktracker.servicekit.openapi import error_responses
 
 router = APIRouter(prefix="/api/projects/{project_id}/sources", tags=["sources"])
 
 
-@router.post("/bind-codes", status_code=status.HTTP_201_CREATED)
+@router.post("/bind-codes", status_code=status.HTTP_201_CREATED, responses=error_responses(404))
 async def create_bind_code(
     project_id: Int64, session: Session, runtime: Runtime, actor: CurrentActor
 ) -> BindCodeOut:
@@ -48,7 +49,7 @@ async def create_bind_code(
     return BindCodeOut(code=code, expires_at=expires_at, instructions=instructions)
 
 
-@router.post("", status_code=status.HTTP_410_GONE)
+@router.post("", status_code=status.HTTP_410_GONE, deprecated=True, responses=error_responses(410))
 async def bind_by_id_is_gone(project_id: Int64) -> None:
     raise ApiError(
         410,
@@ -59,7 +60,7 @@ async def bind_by_id_is_gone(project_id: Int64) -> None:
     )
 
 
-@router.get("")
+@router.get("", responses=error_responses(404))
 async def list_sources(project_id: Int64, session: Session) -> list[SourceOut]:
     await existing_project(session, project_id)
     return [
@@ -67,7 +68,7 @@ async def list_sources(project_id: Int64, session: Session) -> list[SourceOut]:
     ]
 
 
-@router.delete("/{chat_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{chat_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404))
 async def unbind_source(project_id: Int64, chat_id: Int64, session: Session) -> None:
     await existing_project(session, project_id)
     if not await binding.unbind_chat(session, project_id=project_id, chat_id=chat_id):

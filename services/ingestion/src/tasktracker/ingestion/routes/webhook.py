@@ -24,6 +24,7 @@ from tasktracker.ingestion.queue import enqueue_update
 from tasktracker.ingestion.settings import IngestionSettings
 from tasktracker.servicekit.app import Runtime
 from tasktracker.servicekit.errors import ApiError
+from tasktracker.servicekit.openapi import error_responses
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,28 @@ router = APIRouter(tags=["webhook"])
 SecretHeader = Annotated[str | None, Header(alias="X-Telegram-Bot-Api-Secret-Token")]
 
 
-@router.post("/webhook/telegram")
+# The body is read raw (parsed once, by the worker): documented here, not checked by FastAPI.
+TELEGRAM_UPDATE = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "description": "A Telegram Update: any JSON object with an integer update_id",
+                "required": ["update_id"],
+                "properties": {"update_id": {"type": "integer"}},
+                "additionalProperties": True,
+            }
+        }
+    },
+}
+
+
+@router.post(
+    "/webhook/telegram",
+    responses=error_responses(400, 401, 413, 503),
+    openapi_extra={"requestBody": TELEGRAM_UPDATE},
+)
 async def telegram_webhook(
     request: Request, runtime: Runtime, secret: SecretHeader = None
 ) -> dict[str, bool]:

@@ -18,6 +18,7 @@ from tasktracker.servicekit import db
 from tasktracker.servicekit.actor import CurrentActor
 from tasktracker.servicekit.app import Runtime, Session
 from tasktracker.servicekit.errors import ApiError, conflict, not_found
+from tasktracker.servicekit.openapi import error_responses
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/projects/{project_id}/knowledge", tags=["knowledge"])
@@ -29,7 +30,7 @@ def _invalid(message: str, details: object = None) -> ApiError:
     return ApiError(422, ErrorCode.validation_error, message, details)
 
 
-@router.post("/extract", status_code=202)
+@router.post("/extract", status_code=202, responses=error_responses(409))
 async def extract(
     project_id: MessageId,
     body: ExtractRequest,
@@ -95,7 +96,7 @@ async def list_extractions(
     return [ExtractionOut.model_validate(row) for row in rows]
 
 
-@router.get("/extractions/{extraction_id}")
+@router.get("/extractions/{extraction_id}", responses=error_responses(404))
 async def get_extraction(
     project_id: MessageId, extraction_id: uuid.UUID, session: Session
 ) -> ExtractionOut:

@@ -25,6 +25,7 @@ from tasktracker.knowledge.schemas import (
 from tasktracker.servicekit.actor import CurrentActor
 from tasktracker.servicekit.app import Session
 from tasktracker.servicekit.errors import ApiError
+from tasktracker.servicekit.openapi import error_responses
 
 router = APIRouter(prefix="/api/projects/{project_id}/knowledge/proposals", tags=["knowledge"])
 
@@ -61,7 +62,7 @@ async def list_proposals(
     )
 
 
-@router.patch("/{proposal_id}")
+@router.patch("/{proposal_id}", responses=error_responses(404, 409))
 async def edit_proposal(
     project_id: MessageId, proposal_id: uuid.UUID, body: ProposalEdit, session: Session
 ) -> ProposalOut:
@@ -71,7 +72,7 @@ async def edit_proposal(
     return ProposalOut.model_validate(row)
 
 
-@router.post("/{proposal_id}/approve")
+@router.post("/{proposal_id}/approve", responses=error_responses(404, 409))
 async def approve_proposal(
     project_id: MessageId, proposal_id: uuid.UUID, session: Session, actor: CurrentActor
 ) -> ProposalOut:
@@ -80,7 +81,7 @@ async def approve_proposal(
     return ProposalOut.model_validate(row)
 
 
-@router.post("/{proposal_id}/reject")
+@router.post("/{proposal_id}/reject", responses=error_responses(404, 409))
 async def reject_proposal(
     project_id: MessageId,
     proposal_id: uuid.UUID,
@@ -93,7 +94,7 @@ async def reject_proposal(
     return ProposalOut.model_validate(row)
 
 
-@router.post("/approve")
+@router.post("/approve", responses=error_responses(404, 409))
 async def approve_many(
     project_id: MessageId, body: BulkDecision, session: Session, actor: CurrentActor
 ) -> list[ProposalOut]:
@@ -103,7 +104,7 @@ async def approve_many(
     return [ProposalOut.model_validate(row) for row in rows]
 
 
-@router.post("/reject")
+@router.post("/reject", responses=error_responses(404, 409))
 async def reject_many(
     project_id: MessageId, body: BulkDecision, session: Session, actor: CurrentActor
 ) -> list[ProposalOut]:

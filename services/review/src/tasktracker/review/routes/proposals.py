@@ -38,6 +38,7 @@ from tasktracker.review.schemas import (
 )
 from tasktracker.servicekit.app import Session
 from tasktracker.servicekit.errors import not_found
+from tasktracker.servicekit.openapi import error_responses
 
 router = APIRouter(prefix="/api/projects/{project_id}/proposals", tags=["proposals"])
 
@@ -75,7 +76,7 @@ async def list_proposals(
     return ProposalPage(items=items, next_cursor=next_cursor)
 
 
-@router.get("/{proposal_id}")
+@router.get("/{proposal_id}", responses=error_responses(404))
 async def get_proposal(
     project_id: ProjectId, proposal_id: uuid.UUID, session: Session
 ) -> ProposalDetail:
@@ -85,7 +86,7 @@ async def get_proposal(
     return await _detail(session, row)
 
 
-@router.patch("/{proposal_id}")
+@router.patch("/{proposal_id}", responses=error_responses(404, 409))
 async def edit_proposal(
     project_id: ProjectId,
     proposal_id: uuid.UUID,
@@ -97,7 +98,7 @@ async def edit_proposal(
     return await _detail(session, row)
 
 
-@router.put("/{proposal_id}/approve")
+@router.put("/{proposal_id}/approve", responses=error_responses(404, 409))
 async def approve(
     project_id: ProjectId, proposal_id: uuid.UUID, session: Session, actor: CurrentActor
 ) -> ProposalOut:
@@ -105,7 +106,7 @@ async def approve(
     return ProposalOut.model_validate(row)
 
 
-@router.put("/{proposal_id}/reject")
+@router.put("/{proposal_id}/reject", responses=error_responses(404, 409))
 async def reject(
     project_id: ProjectId,
     proposal_id: uuid.UUID,
@@ -119,7 +120,7 @@ async def reject(
     return ProposalOut.model_validate(row)
 
 
-@router.put("/{proposal_id}/merge")
+@router.put("/{proposal_id}/merge", responses=error_responses(404, 409))
 async def merge(
     project_id: ProjectId,
     proposal_id: uuid.UUID,
@@ -133,7 +134,7 @@ async def merge(
     return ProposalOut.model_validate(row)
 
 
-@router.put("/approve")
+@router.put("/approve", responses=error_responses(404, 409))
 async def approve_many(
     project_id: ProjectId, body: BulkApprove, session: Session, actor: CurrentActor
 ) -> list[ProposalOut]:
@@ -142,7 +143,7 @@ async def approve_many(
     return [ProposalOut.model_validate(row) for row in rows]
 
 
-@router.put("/reject")
+@router.put("/reject", responses=error_responses(404, 409))
 async def reject_many(
     project_id: ProjectId, body: BulkReject, session: Session, actor: CurrentActor
 ) -> list[ProposalOut]:
@@ -152,7 +153,7 @@ async def reject_many(
     return [ProposalOut.model_validate(row) for row in rows]
 
 
-@router.put("/merge")
+@router.put("/merge", responses=error_responses(404, 409))
 async def merge_many(
     project_id: ProjectId, body: BulkMerge, session: Session, actor: CurrentActor
 ) -> list[ProposalOut]:

@@ -30,6 +30,7 @@ from tasktracker.review.schemas import (
 )
 from tasktracker.servicekit.app import Session
 from tasktracker.servicekit.errors import not_found
+from tasktracker.servicekit.openapi import error_responses
 
 router = APIRouter(prefix="/api/projects/{project_id}/tasks", tags=["tasks"])
 TaskId = Annotated[int, Path(gt=0, le=2**63 - 1)]
@@ -63,7 +64,7 @@ async def list_tasks(
     )
 
 
-@router.get("/{task_id}")
+@router.get("/{task_id}", responses=error_responses(404))
 async def get_task(project_id: ProjectId, task_id: TaskId, session: Session) -> TaskDetail:
     task = await session.get(TaskRow, task_id)
     if task is None or task.project_id != project_id:
@@ -71,7 +72,7 @@ async def get_task(project_id: ProjectId, task_id: TaskId, session: Session) -> 
     return await _detail(session, task)
 
 
-@router.patch("/{task_id}")
+@router.patch("/{task_id}", responses=error_responses(404, 409))
 async def change_task(
     project_id: ProjectId,
     task_id: TaskId,

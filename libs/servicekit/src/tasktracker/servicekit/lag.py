@@ -1,0 +1,45 @@
+"""JetStream consumer lag as gauges: `num_pending` (in the stream, not yet delivered) and
+`num_ack_pending` (delivered, not yet acknowledged) per durable, sampled every few seconds by
+the process that consumes — never by a scrape, so a scrape storm sends no request to NATS."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+
+from nats.errors import Error as NatsError
+from nats.js import JetStreamContext
+
+from tasktracker.servicekit.metrics import CONSUMER_ACK_PENDING, CONSUMER_PENDING
+
+log = logging.getLogger(__name__)
+
+
+class ConsumerLagSampler:
+    def __init__(
+        self,
+        js: JetStreamContext,
+        consumers: Sequence[tuple[str, str]],  # (stream, durable)
+        interval_seconds: float = 15.0,
+    ) -> None:
+        self.js = js
+        self.consumers = list(consumers)
+        self.interval = interval_seconds
+
+    async def sample(self) -> None:
+        for stream, durable in self.consumers:
+            try:
+                info = await self.js.consumer_info(stream, durable)
+            except (NatsError, TimeoutError) as exc:  # not created yet, or NATS away
+                log.debug("no lag of consumer %s/%s: %r", stream, durable, exc)
+                continue
+            CONSUMER_PENDING.labels(stream, durable).set(info.num_pending or 0)
+            CONSUMER_ACK_PENDING.labels(stream, durable).set(info.num_ack_pending or 0)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await self.sample()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.interval)
