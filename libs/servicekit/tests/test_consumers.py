@@ -232,3 +232,21 @@ async def test_stop_leaves_nothing_running(nats_url, nats_settings, engine, sess
     tasks = list(consumers._tasks)
     await consumers.stop()
     assert all(task.done() and not task.cancelled() for task in tasks)  # ended, not killed
+
+
+async def test_a_restart_with_another_start_time_resumes_the_existing_durable(
+    js, engine, running, session_id, project
+):
+    """`start_time` says where a NEW durable starts; a restart computing another one (every
+    deploy, every test stack) used to be refused by the server as a changed deliver policy, and
+    the consumer retried that forever."""
+    first = options(session_id, project)
+    consumers = await running(first, Notes())
+    await publish(js, project, [1])
+    await eventually(lambda: stored(engine), lambda s: s == {1})
+    await consumers.stop()
+
+    await publish(js, project, [2])
+    later = options(session_id, project, start_time=datetime.now(UTC) + timedelta(minutes=5))
+    await running(later, Notes())
+    assert await eventually(lambda: stored(engine), lambda s: s == {1, 2}, seconds=30) == {1, 2}

@@ -33,7 +33,7 @@ from nats.aio.msg import Msg
 from nats.errors import ConnectionClosedError, NoServersError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import APIError, ServiceUnavailableError
+from nats.js.errors import APIError, NotFoundError, ServiceUnavailableError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tasktracker.contracts.envelope import Envelope
@@ -146,7 +146,13 @@ class BatchConsumer:
                 await _sleep_unless(stop, 1.0)
 
     async def _subscribe(self, js: JetStreamContext) -> JetStreamContext.PullSubscription:
-        await js.add_consumer(self.stream, config=self.options.consumer_config())
+        # An existing durable is bound as it is: its start position was a new durable's, and
+        # the server refuses another start time (nats-py even reads it back rounded to µs),
+        # which a restart computing "now" would send. Its settings change by deleting it.
+        try:
+            await js.consumer_info(self.stream, self.options.durable)
+        except NotFoundError:
+            await js.add_consumer(self.stream, config=self.options.consumer_config())
         return await js.pull_subscribe_bind(self.options.durable, stream=self.stream)
 
     async def handle(self, msgs: list[Msg], stop: asyncio.Event) -> None:
