@@ -7,9 +7,11 @@ from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tasktracker.servicekit.actor import ActorGuard, ActorTokenVerifier, actor_key
+from tasktracker.servicekit.direct import DirectRoutes
 from tasktracker.servicekit.errors import install_error_handlers
 from tasktracker.servicekit.health import health_router
 from tasktracker.servicekit.logs import bind_log_context
@@ -24,6 +26,7 @@ def service_app(
     runtime: ServiceRuntime,
     routers: Sequence[APIRouter] = (),
     open_paths: Sequence[str] = (),
+    direct_routes: Sequence[APIRoute] = (),
 ) -> FastAPI:
     """`/metrics` is served as the health probes are, without a caller (the port is internal).
     Every route but the health probes, `/metrics` and `open_paths` needs the gateway's signed caller
@@ -57,6 +60,8 @@ def service_app(
     # webhook's secret), so every route documents it.
     for router in routers:
         app.include_router(router, responses=error_responses(401))
+    if direct_routes:
+        app.add_middleware(DirectRoutes, routes=direct_routes)
     app.add_middleware(ActorGuard, verifier=verifier, open_paths=open_paths)
     document_validation_errors(app)
     instrument_app(app)

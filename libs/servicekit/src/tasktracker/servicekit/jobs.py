@@ -80,8 +80,13 @@ class _Delivery:
 
 
 class JobBroker(PullBasedJetStreamBroker):
-    def __init__(self, settings: ServiceSettings, **kwargs: Any) -> None:
+    def __init__(
+        self, settings: ServiceSettings, publish_timeout: float | None = None, **kwargs: Any
+    ) -> None:
         self.service = settings.service_name
+        # How long a kick waits for JetStream's PubAck (nats-py's timeout: one timer per kick;
+        # a second one around it cost the webhook a fifth of its CPU). None: nats-py's default.
+        self.publish_timeout = publish_timeout
         self.ack_wait = settings.job_ack_wait_seconds
         self.max_runtime = settings.job_max_runtime_seconds
         self.dead_letter_subject = f"dead.{settings.jobs_subject}"
@@ -161,7 +166,9 @@ class JobBroker(PullBasedJetStreamBroker):
         delay = float(message.labels.get("delay") or 0)
         if delay > 0:
             headers[NOT_BEFORE_HEADER] = f"{time.time() + delay:.3f}"
-        await self.js.publish(self.subject, payload=message.message, headers=headers)
+        await self.js.publish(
+            self.subject, payload=message.message, headers=headers, timeout=self.publish_timeout
+        )
 
     async def listen(self) -> AsyncGenerator[AckableMessage, None]:
         while True:
@@ -387,9 +394,13 @@ class BackoffRetryMiddleware(SmartRetryMiddleware):
         await broker.park(message, exception)
 
 
-def make_job_broker(settings: ServiceSettings, **connect_options: Any) -> JobBroker:
-    """`connect_options` go to nats-py's `connect()`, after the settings' credentials."""
-    broker = JobBroker(settings, **(settings.nats_credentials() | connect_options))
+def make_job_broker(
+    settings: ServiceSettings, publish_timeout: float | None = None, **connect_options: Any
+) -> JobBroker:
+    """`connect_options` go to nats-py's `connect()`, after the settings' credentials. A kick
+    that gets no PubAck within `publish_timeout` raises taskiq's SendTaskError (its cause
+    nats-py's TimeoutError)."""
+    broker = JobBroker(settings, publish_timeout, **(settings.nats_credentials() | connect_options))
     middlewares: list[TaskiqMiddleware] = [
         JobMetricsMiddleware(settings.service_name),
         BackoffRetryMiddleware(

@@ -28,9 +28,8 @@ def create_app(settings: IngestionSettings | None = None) -> FastAPI:
     # The API only kicks jobs on this broker; `tasktracker-ingestion worker` runs them.
     # Ready without PostgreSQL: the webhook, which must keep taking Telegram's updates through
     # a database outage, needs only NATS; /readyz still reports the database.
-    runtime = ServiceRuntime(
-        settings, job_broker=make_job_broker(settings), database_required=False
-    )
+    job_broker = make_job_broker(settings, publish_timeout=settings.webhook_enqueue_timeout_seconds)
+    runtime = ServiceRuntime(settings, job_broker=job_broker, database_required=False)
     app = service_app(
         "Task Tracker ingestion",
         runtime,
@@ -45,6 +44,7 @@ def create_app(settings: IngestionSettings | None = None) -> FastAPI:
         ],
         # Telegram does not come through the gateway: the webhook checks its own secret.
         open_paths=["/webhook/telegram"],
+        direct_routes=webhook.router.routes,
     )
     # aiogram's and pydantic's import-time objects are a huge graph: every full collection
     # walked it for ~300 ms on a small machine, a p99 spike on the webhook. They live for the
