@@ -16,12 +16,16 @@ from sqlalchemy.ext.asyncio import (
 )
 
 
-def create_engine(database_url: str, **kwargs: object) -> AsyncEngine:
+def create_engine(database_url: str, *, pre_ping: bool = True, **kwargs: object) -> AsyncEngine:
     """`hide_parameters`: an error's text names the statement, never the values bound to it
-    (chat text, names); such errors end up in logs and on the dead-letter stream."""
+    (chat text, names); such errors end up in logs and on the dead-letter stream.
+
+    `pre_ping`: a round trip at every checkout finds a connection the server dropped before
+    it is used. Without it, the first statement on such a connection fails as an outage
+    (`is_database_unavailable`) and the pool discards its connections."""
     return create_async_engine(
         asyncpg_sqlalchemy_url(database_url),
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
         hide_parameters=True,
         **kwargs,
     )

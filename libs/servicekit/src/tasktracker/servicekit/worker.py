@@ -82,7 +82,11 @@ class WorkerRuntime:
     async def start(self, state: TaskiqState | None = None) -> None:
         if self.settings.worker_metrics_port:
             serve_worker_metrics(self.settings.worker_metrics_port, self.settings.host)
-        self.engine = db.create_engine(self.settings.database_url)
+        # No ping per checkout: a worker checks out a connection per transaction (the
+        # ingestion worker per stored batch), and the ping was a round trip in each. A job
+        # that meets a dropped connection fails as an outage: it spends no try, is handed back
+        # and runs again on a fresh connection.
+        self.engine = db.create_engine(self.settings.database_url, pre_ping=False)
         self._sessions = db.session_factory(self.engine)
         if self.settings.relay_enabled:
             self._nats = await connect(
