@@ -5,9 +5,9 @@ import logging
 from tasktracker.contracts.subjects import ClientTopic
 from tasktracker.contracts.ws import EventFrame
 from tasktracker.gateway.app import RedactTokens
+from tasktracker.gateway.forwarded_headers import client_response_headers, upstream_request_headers
 from tasktracker.gateway.hub import StreamBounds, Subscription, is_recoverable
 from tasktracker.gateway.metrics import parse
-from tasktracker.gateway.proxy import client_response_headers, upstream_request_headers
 from tasktracker.gateway.routing import RouteTable, gateway_location
 from tasktracker.gateway.watch import event_line, summarize
 
