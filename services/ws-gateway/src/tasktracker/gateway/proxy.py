@@ -45,12 +45,7 @@ from tasktracker.gateway.upstream import (
 from tasktracker.servicekit import tracing
 from tasktracker.servicekit.actor import ActorTokenSigner
 from tasktracker.servicekit.errors import error_response
-from tasktracker.servicekit.metrics import (
-    COUNTED,
-    HTTP_DURATION,
-    HTTP_REQUESTS,
-    UNMATCHED_ROUTE,
-)
+from tasktracker.servicekit.metrics import COUNTED, UNMATCHED_ROUTE, count_request
 
 log = logging.getLogger(__name__)
 
@@ -281,9 +276,7 @@ def proxy_app(proxy: Callable[[], Proxy], service: str = "gateway") -> ASGIApp:
         finally:
             scope[COUNTED] = True
             route = scope.get(ROUTE_KEY, UNMATCHED_ROUTE)
-            method = scope["method"]
-            HTTP_REQUESTS.labels(service, route, method, str(response.status_code)).inc()
-            HTTP_DURATION.labels(service, route, method).observe(time.perf_counter() - started)
+            count_request(service, route, scope["method"], response.status_code, started)
 
     return forward
 
