@@ -48,8 +48,8 @@ from tasktracker.contracts.events import (
     TopicCreated,
     TopicProposalData,
     decode_envelope,
-    decode_published,
     decode_event,
+    decode_published,
     event_model,
     make_envelope,
 )

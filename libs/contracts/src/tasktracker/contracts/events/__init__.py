@@ -46,8 +46,8 @@ from tasktracker.contracts.events.registry import (
     InvalidEventError,
     UnknownEventError,
     decode_envelope,
-    decode_published,
     decode_event,
+    decode_published,
     event_model,
     make_envelope,
 )
@@ -98,8 +98,8 @@ __all__ = [
     "TopicProposalData",
     "UnknownEventError",
     "decode_envelope",
-    "decode_published",
     "decode_event",
+    "decode_published",
     "event_model",
     "make_envelope",
 ]
