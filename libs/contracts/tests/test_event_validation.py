@@ -6,7 +6,7 @@ from uuid import UUID
 import pytest
 
 from tasktracker.contracts.enums import Category, MessageKind, Priority
-from tasktracker.contracts.envelope import Envelope
+from tasktracker.contracts.envelope import Envelope, EnvelopeError
 from tasktracker.contracts.events import (
     InvalidEventError,
     MessageAuthor,
@@ -19,7 +19,9 @@ from tasktracker.contracts.events import (
     TaskProposalsCreated,
     UnknownEventError,
     decode_event,
+    decode_published,
     event_model,
+    make_envelope,
 )
 from tasktracker.contracts.subjects import Topic
 
@@ -136,3 +138,24 @@ def test_payloads_are_frozen() -> None:
     payload = RunStarted(run_id=RUN_ID, total_messages=1, total_batches=1)
     with pytest.raises(ValueError):
         payload.total_batches = 9
+
+
+def test_decode_published_answers_like_decode_event_for_bytes_its_subject_does_not_describe():
+    started = make_envelope(
+        RunStarted(run_id=RUN_ID, total_messages=1, total_batches=1), project_id=1, producer="p"
+    )
+    # another (known) type than the subject's: the envelope's own type decides
+    other_subject = "space.1.analysis_runs.run_created"
+    assert decode_published(started.to_bytes(), other_subject).data == started.data
+    assert decode_published(started.to_bytes(), "not.a.subject").data == started.data
+
+    bad_payload = Envelope[dict[str, object]](
+        type="run_started", topic=Topic.analysis_runs, project_id=1, producer="p", data={}
+    )
+    with pytest.raises(InvalidEventError):
+        decode_published(bad_payload.to_bytes(), started.subject)
+    unknown = bad_payload.model_copy(update={"type": "run_exploded"})
+    with pytest.raises(UnknownEventError):
+        decode_published(unknown.to_bytes(), "space.1.analysis_runs.run_exploded")
+    with pytest.raises(EnvelopeError):
+        decode_published(b"not an envelope", started.subject)

@@ -49,6 +49,7 @@ from tasktracker.contracts.events import (
     TopicProposalData,
     decode_envelope,
     decode_event,
+    decode_published,
     event_model,
     make_envelope,
 )
@@ -295,6 +296,11 @@ def test_event_round_trips_through_the_wire(model: type[EventPayload]) -> None:
     typed = decode_envelope(envelope.to_bytes())
     assert typed.data == payload
     assert typed.to_bytes() == envelope.to_bytes()
+
+    published = decode_published(envelope.to_bytes(), envelope.subject)
+    assert type(published.data) is model
+    assert published == typed
+    assert published.to_bytes() == envelope.to_bytes()
 
 
 def test_make_envelope_keeps_the_given_id_and_time() -> None:

@@ -28,3 +28,12 @@ def test_the_access_log_is_a_setting(monkeypatch, value, expected):
     options = uvicorn_options(LoggingServiceSettings(), port=9999)
     assert options["access_log"] is expected
     assert options["port"] == 9999 and options["factory"] is True
+
+
+def test_an_idle_connection_is_kept_longer_than_the_gateway_keeps_it(monkeypatch):
+    """The caller closes an idle connection first: uvicorn's own 5 s closed connections the
+    caller was about to reuse, and a request sent on one failed (httpx.ReadError)."""
+    monkeypatch.delenv("TT_CLITEST_KEEP_ALIVE_SECONDS", raising=False)
+    assert uvicorn_options(LoggingServiceSettings())["timeout_keep_alive"] == 75
+    monkeypatch.setenv("TT_CLITEST_KEEP_ALIVE_SECONDS", "120")
+    assert uvicorn_options(LoggingServiceSettings())["timeout_keep_alive"] == 120

@@ -223,6 +223,37 @@ async def test_no_fetched_batch_is_lost_under_load(js, engine, running, session_
     assert await eventually(lambda: stored(engine), lambda s: s == set(ids), 120) == set(ids)
 
 
+async def test_events_arriving_within_the_linger_are_stored_in_one_transaction(
+    js, engine, running, session_id, project
+):
+    notes = Notes()
+    opts = options(session_id, project, batch_size=100, fetch_wait_seconds=0.2, linger_seconds=2)
+    await running(opts, notes)
+    ids = list(range(1, 11))
+    for topic_id in ids:  # a trickle over ~0.2 s, well within the linger
+        await publish(js, project, [topic_id])
+        await asyncio.sleep(0.02)
+    assert await eventually(lambda: stored(engine), lambda s: s == set(ids)) == set(ids)
+    assert notes.batches == [10]
+
+
+async def test_a_lone_event_is_stored_within_the_linger_and_the_fetch_wait(
+    js, engine, running, session_id, project
+):
+    notes = Notes()
+    opts = options(session_id, project, fetch_wait_seconds=0.2, linger_seconds=0.5)
+    await running(opts, notes)
+    await asyncio.sleep(0.3)  # the consumer is bound and waiting
+    loop = asyncio.get_running_loop()
+    published = loop.time()
+    await publish(js, project, [1])
+    await eventually(lambda: stored(engine), lambda s: s == {1}, seconds=10)
+    waited = loop.time() - published
+    # 0.7 s at most by design; the rest is slack for a loaded machine and the 50 ms poll
+    assert waited < 0.7 + 1.0, waited
+    assert notes.batches == [1]
+
+
 async def test_stop_leaves_nothing_running(nats_url, nats_settings, engine, session_id, project):
     consumer = BatchConsumer(
         nats_settings.stream_name, options(session_id, project), Notes(), db.session_factory(engine)

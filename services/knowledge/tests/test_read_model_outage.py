@@ -89,6 +89,7 @@ async def test_a_database_outage_is_waited_out_with_backoff(tmp_path: Path, proj
     finally:
         await broker.stop()
         await runtime.engine.dispose()
+        await runtime.consumer_engine.dispose()
         await client.close()
         server.stop()
         postgres.stop()

@@ -270,3 +270,7 @@ async def metrics(served: Served) -> dict[str, float]:
 
     async with httpx.AsyncClient() as client:
         return parse((await client.get(f"{served.http}/metrics")).text)
+
+
+def auth(tok: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {tok}"}

@@ -5,11 +5,14 @@ import logging
 from tasktracker.contracts.subjects import ClientTopic
 from tasktracker.contracts.ws import EventFrame
 from tasktracker.gateway.app import RedactTokens
+from tasktracker.gateway.forwarded_headers import client_response_headers, upstream_request_headers
 from tasktracker.gateway.hub import StreamBounds, Subscription, is_recoverable
 from tasktracker.gateway.metrics import parse
-from tasktracker.gateway.proxy import client_response_headers, upstream_request_headers
 from tasktracker.gateway.routing import RouteTable, gateway_location
+from tasktracker.gateway.settings import GatewaySettings
+from tasktracker.gateway.upstream import create_session
 from tasktracker.gateway.watch import event_line, summarize
+from tasktracker.servicekit.settings import ServiceSettings
 
 
 class Outlet:
@@ -192,3 +195,14 @@ def test_tokens_in_query_strings_are_not_logged():
     assert record.getMessage() == (
         '127.0.0.1:5000 - "WebSocket /ws?token=[redacted]&x=1" [accepted]'
     )
+
+
+async def test_the_pool_closes_idle_upstream_connections_before_the_services_do():
+    settings = GatewaySettings(jwt_secret="x" * 40)
+    session = create_session(settings)
+    try:
+        keepalive = session.connector._keepalive_timeout  # type: ignore[union-attr]
+    finally:
+        await session.close()
+    assert keepalive == settings.upstream_keepalive_seconds
+    assert keepalive < ServiceSettings().keep_alive_seconds

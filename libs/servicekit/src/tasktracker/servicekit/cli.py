@@ -93,6 +93,7 @@ def uvicorn_options(
         "port": port or settings.port,
         "log_level": settings.log_level.lower(),
         "access_log": settings.access_log,
+        "timeout_keep_alive": settings.keep_alive_seconds,
         "log_config": None,  # uvicorn's loggers propagate to the root's (servicekit.logs)
     }
 

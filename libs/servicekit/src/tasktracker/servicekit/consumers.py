@@ -7,8 +7,15 @@ JetStream then redelivered only after `ack_wait`.
 
 * The stream is never created or changed here (DESIGN.md §2); the durable consumer is
   created or updated with the configured filter subjects, `ack_wait` and start time.
-* Each event is decoded once: the envelope from the bytes, then its payload by the contracts
-  registry; an event that does not decode is logged and acknowledged (never retried).
+* A fetch that returns less than a batch can be topped up: with `linger_seconds` the consumer
+  waits until that long after the fetch began, then fetches once more what arrived meanwhile
+  (up to the batch size), so a steady flow is stored in one transaction per linger instead
+  of one per handful of events. A lone event is stored after at most the linger plus the
+  fetch wait (an idle fetch already waits out its own `fetch_wait_seconds`, counted in the
+  linger). A full fetch (a backlog) is never held back.
+* Each event is decoded once, in one pass with the payload model its subject names
+  (`decode_published`); an event that does not decode is logged and acknowledged (never
+  retried).
 * While the database is unreachable the batch is handed back with a delay that doubles up to
   a maximum, and nothing new is fetched meanwhile (no tight loop of failing connections).
 * A batch PostgreSQL refuses is stored one event at a time; an event that still fails is
@@ -37,7 +44,7 @@ from nats.js.errors import APIError, NotFoundError, ServiceUnavailableError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tasktracker.contracts.envelope import Envelope
-from tasktracker.contracts.events import EventPayload, decode_event
+from tasktracker.contracts.events import EventPayload, decode_published
 from tasktracker.servicekit import db, tracing
 from tasktracker.servicekit.lag import ConsumerLagSampler
 from tasktracker.servicekit.logs import bind_log_context
@@ -59,6 +66,8 @@ class ConsumerOptions:
     event_types: frozenset[str] | None = None
     batch_size: int = 500
     fetch_wait_seconds: float = 0.2
+    # A fetch short of `batch_size` is topped up once, this long after it began (0: never).
+    linger_seconds: float = 0.0
     ack_wait_seconds: float = 30
     outage_delay_seconds: float = 0.5
     outage_max_delay_seconds: float = 15
@@ -97,16 +106,13 @@ class OutageBackoff:
 def decode(msg: Msg) -> Envelope[EventPayload] | None:
     """The typed envelope, or None (logged) for bytes that are no valid event."""
     try:
-        envelope = Envelope.from_bytes(msg.data)
-        payload = decode_event(envelope)
+        return decode_published(msg.data, msg.subject)
     except ValueError as exc:  # EnvelopeError, InvalidEventError
         log.warning("skipping an invalid event on %s: %s", msg.subject, str(exc)[:300])
         return None
     except LookupError as exc:  # UnknownEventError: a newer producer's event type
         log.info("skipping an event of an unknown type on %s: %s", msg.subject, exc)
         return None
-    # Already validated: copied without validating the envelope a second time.
-    return envelope.model_copy(update={"data": payload})  # type: ignore[return-value]
 
 
 class BatchConsumer:
@@ -132,9 +138,16 @@ class BatchConsumer:
             try:
                 if sub is None:
                     sub = await self._subscribe(js)
+                asked = time.monotonic()
                 msgs = await sub.fetch(
                     self.options.batch_size, timeout=self.options.fetch_wait_seconds
                 )
+                if len(msgs) < self.options.batch_size:
+                    linger = self.options.linger_seconds - (time.monotonic() - asked)
+                    if linger > 0:
+                        msgs += await self._top_up(
+                            sub, self.options.batch_size - len(msgs), linger, stop
+                        )
                 await self.handle(msgs, stop)
             except TimeoutError:  # nats-py raises both its own and asyncio's
                 continue
@@ -144,6 +157,24 @@ class BatchConsumer:
             except Exception:  # unacked messages come back after ack_wait; keep consuming
                 log.exception("consumer %s: batch failed", self.name)
                 await _sleep_unless(stop, 1.0)
+
+    async def _top_up(
+        self,
+        sub: JetStreamContext.PullSubscription,
+        room: int,
+        linger: float,
+        stop: asyncio.Event,
+    ) -> list[Msg]:
+        """What arrived during the linger, up to `room` messages. One fetch after a sleep, not
+        a loop of fetches: nats-py's fetch returns as soon as a message is there, so fetching
+        through the linger would cost a round trip per handful of events."""
+        await _sleep_unless(stop, linger)
+        if stop.is_set():
+            return []
+        try:
+            return await sub.fetch(room, timeout=self.options.fetch_wait_seconds)
+        except (TimeoutError, *_NATS_TROUBLE):  # trouble: the next fetch meets it again
+            return []
 
     async def _subscribe(self, js: JetStreamContext) -> JetStreamContext.PullSubscription:
         # An existing durable is bound as it is: its start position was a new durable's, and

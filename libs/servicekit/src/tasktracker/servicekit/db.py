@@ -20,9 +20,11 @@ def create_engine(database_url: str, *, pre_ping: bool = True, **kwargs: object)
     """`hide_parameters`: an error's text names the statement, never the values bound to it
     (chat text, names); such errors end up in logs and on the dead-letter stream.
 
-    `pre_ping`: a round trip at every checkout finds a connection the server dropped before
-    it is used. Without it, the first statement on such a connection fails as an outage
-    (`is_database_unavailable`) and the pool discards its connections."""
+    `pre_ping` tests a pooled connection at each checkout (with asyncpg three statements:
+    BEGIN, an empty query, ROLLBACK). Without it a dead connection fails the first unit of
+    work that takes it, and that failure invalidates the pool's older connections; only for
+    callers that retry such a failure (`is_database_unavailable`) anyway.
+    """
     return create_async_engine(
         asyncpg_sqlalchemy_url(database_url),
         pool_pre_ping=pre_ping,

@@ -15,8 +15,10 @@ dashboard and alert rules in `deploy/observability/` are checked against this mo
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -161,11 +163,22 @@ class HttpMetrics:
             if not scope.get(COUNTED):
                 route = scope.get("route")
                 template = getattr(route, "path", None) or UNMATCHED_ROUTE
-                method = scope["method"]
-                HTTP_REQUESTS.labels(self.service, template, method, str(status)).inc()
-                HTTP_DURATION.labels(self.service, template, method).observe(
-                    time.perf_counter() - started
-                )
+                count_request(self.service, template, scope["method"], status, started)
+
+
+def count_request(service: str, route: str, method: str, status: int, started: float) -> None:
+    """One request in `tt_http_requests_total` and its time since `started` (perf_counter)."""
+    counter, histogram = _request_series(service, route, method, status)
+    counter.inc()
+    histogram.observe(time.perf_counter() - started)
+
+
+@functools.cache  # the labelled series, looked up once: `labels()` cost 4% of a proxied request
+def _request_series(service: str, route: str, method: str, status: int) -> tuple[Any, Any]:
+    return (
+        HTTP_REQUESTS.labels(service, route, method, str(status)),
+        HTTP_DURATION.labels(service, route, method),
+    )
 
 
 def exposition(*registries: CollectorRegistry) -> Response:

@@ -46,6 +46,12 @@ class ServiceRuntime:
         self.job_broker = job_broker
         self.engine: AsyncEngine = db.create_engine(settings.database_url)
         self.sessions: async_sessionmaker[AsyncSession] = db.session_factory(self.engine)
+        # The event consumers' batches (`consumers.BatchConsumer`): a pool without pre-ping,
+        # as a batch that meets a dead connection is handed back and stored again on a new one.
+        self.consumer_engine: AsyncEngine = db.create_engine(settings.database_url, pre_ping=False)
+        self.consumer_sessions: async_sessionmaker[AsyncSession] = db.session_factory(
+            self.consumer_engine
+        )
         self.nats: Client | None = None
         self.js: JetStreamContext | None = None
         self.relay: OutboxRelay | None = None
@@ -87,6 +93,7 @@ class ServiceRuntime:
         if self.nats is not None:
             await _quietly(self.nats.drain(), "NATS connection")
         await self.engine.dispose()
+        await self.consumer_engine.dispose()
 
     def readiness_checks(self) -> dict[str, ReadinessCheck]:
         checks: dict[str, ReadinessCheck] = {}

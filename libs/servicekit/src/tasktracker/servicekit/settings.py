@@ -61,6 +61,11 @@ class ServiceSettings(NatsSettings):
     worker_metrics_port: int = Field(default=0, ge=0, le=65535)
     # uvicorn's line per request at INFO (the `api` command); off, as the gateway's.
     access_log: bool = False
+    # How long the API keeps an idle keep-alive connection open. Longer than the gateway's
+    # pool keeps one (TT_GATEWAY_UPSTREAM_KEEPALIVE_SECONDS), so that the gateway, not the
+    # service, closes it: uvicorn's 5 s default closed connections the caller was reusing,
+    # and the request on them failed (3 of 1,000 decisions in bench.review_decisions).
+    keep_alive_seconds: float = Field(default=75, gt=0)
     # The key the gateway signs each request's caller with (`servicekit.actor`), the same in
     # the gateway and every service: `TT_INTERNAL_ACTOR_KEY`. The API refuses to start without.
     internal_actor_key: SecretStr | None = Field(

@@ -84,7 +84,11 @@ async def store_decisions(session: AsyncSession, events: Events) -> None:
 
 def build_consumers(settings: AnalysisSettings, runtime: ServiceRuntime) -> EventConsumers:
     def consumer(
-        topic: Topic, durable: str, wanted: Sequence[type[EventPayload]], store: Handler
+        topic: Topic,
+        durable: str,
+        wanted: Sequence[type[EventPayload]],
+        store: Handler,
+        linger_seconds: float = 0.0,
     ) -> BatchConsumer:
         options = ConsumerOptions(
             durable=durable,
@@ -92,12 +96,13 @@ def build_consumers(settings: AnalysisSettings, runtime: ServiceRuntime) -> Even
             event_types=frozenset(t.event_type for t in wanted),
             batch_size=settings.consumer_batch_size,
             fetch_wait_seconds=settings.consumer_batch_timeout_seconds,
+            linger_seconds=linger_seconds,
             ack_wait_seconds=settings.consumer_ack_wait_seconds,
             outage_delay_seconds=settings.consumer_outage_delay_seconds,
             outage_max_delay_seconds=settings.consumer_outage_max_delay_seconds,
             start_time=settings.consumers_start_time,
         )
-        return BatchConsumer(settings.stream_name, options, store, runtime.sessions)
+        return BatchConsumer(settings.stream_name, options, store, runtime.consumer_sessions)
 
     consumers = [
         consumer(
@@ -105,6 +110,7 @@ def build_consumers(settings: AnalysisSettings, runtime: ServiceRuntime) -> Even
             settings.messages_durable,
             (MessageUpdated, ProjectConfigured),
             store_messages,
+            settings.messages_linger_seconds,
         ),
         consumer(
             Topic.topics, settings.knowledge_durable, (TopicCreated, AtomCreated), store_knowledge

@@ -29,12 +29,15 @@ def build_consumers(settings: KnowledgeSettings, runtime: ServiceRuntime) -> Eve
         subject=MESSAGE_UPDATED,
         batch_size=settings.messages_batch_size,
         fetch_wait_seconds=settings.messages_batch_timeout_seconds,
+        linger_seconds=settings.messages_linger_seconds,
         ack_wait_seconds=settings.messages_ack_wait_seconds,
         outage_delay_seconds=settings.messages_outage_delay_seconds,
         outage_max_delay_seconds=settings.messages_outage_max_delay_seconds,
         start_time=settings.messages_start_time,
     )
-    consumer = BatchConsumer(settings.stream_name, options, store_messages, runtime.sessions)
+    consumer = BatchConsumer(
+        settings.stream_name, options, store_messages, runtime.consumer_sessions
+    )
     return EventConsumers(
         settings.nats_url,
         f"{settings.service_name}-events",

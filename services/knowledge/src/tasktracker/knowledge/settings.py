@@ -27,6 +27,10 @@ class KnowledgeSettings(ServiceSettings):
     messages_durable: str = "knowledge-messages"
     messages_batch_size: int = Field(default=500, ge=1, le=5000)
     messages_batch_timeout_seconds: float = Field(default=0.2, gt=0)
+    # After a fetch short of a batch the message consumer waits this long and takes what
+    # arrived meanwhile, so a steady flow costs a transaction per linger, not per handful of
+    # events (0: store each fetch at once). A lone event waits the linger plus the fetch wait.
+    messages_linger_seconds: float = Field(default=0.2, ge=0, le=5)
     # An event not acknowledged this long after delivery is delivered again.
     messages_ack_wait_seconds: float = Field(default=30, gt=0)
     # Where a newly created consumer starts: the whole stream (None, what a deployment wants),

@@ -71,7 +71,11 @@ def build_consumers(settings: ReviewSettings, runtime: ServiceRuntime) -> EventC
     similarity = intake.Similarity(settings.similarity_threshold, settings.similarity_max_tasks)
 
     def consumer(
-        subject: str, durable: str, event_types: frozenset[str] | None, store: Handler
+        subject: str,
+        durable: str,
+        event_types: frozenset[str] | None,
+        store: Handler,
+        linger_seconds: float = 0.0,
     ) -> BatchConsumer:
         options = ConsumerOptions(
             durable=durable,
@@ -79,12 +83,13 @@ def build_consumers(settings: ReviewSettings, runtime: ServiceRuntime) -> EventC
             event_types=event_types,
             batch_size=settings.events_batch_size,
             fetch_wait_seconds=settings.events_batch_timeout_seconds,
+            linger_seconds=linger_seconds,
             ack_wait_seconds=settings.events_ack_wait_seconds,
             outage_delay_seconds=settings.events_outage_delay_seconds,
             outage_max_delay_seconds=settings.events_outage_max_delay_seconds,
             start_time=settings.events_since,
         )
-        return BatchConsumer(settings.stream_name, options, store, runtime.sessions)
+        return BatchConsumer(settings.stream_name, options, store, runtime.consumer_sessions)
 
     run_events = frozenset(
         {
@@ -95,7 +100,13 @@ def build_consumers(settings: ReviewSettings, runtime: ServiceRuntime) -> EventC
     )
     consumers = [
         consumer(ANALYSIS_RUNS, settings.runs_durable, run_events, store_runs(similarity)),
-        consumer(MESSAGE_UPDATED, settings.messages_durable, None, store_messages),
+        consumer(
+            MESSAGE_UPDATED,
+            settings.messages_durable,
+            None,
+            store_messages,
+            settings.messages_linger_seconds,
+        ),
     ]
     return EventConsumers(
         settings.nats_url,

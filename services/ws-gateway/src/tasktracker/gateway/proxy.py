@@ -17,11 +17,16 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tasktracker.contracts.errors import ErrorCode
 from tasktracker.gateway.auth import AuthError, TokenVerifier, bearer_token
+from tasktracker.gateway.forwarded_headers import (
+    TRACE_HEADERS,
+    client_response_headers,
+    upstream_request_headers,
+    with_trace_context,
+)
 from tasktracker.gateway.policy import authorize
 from tasktracker.gateway.routing import (
     BadPath,
     RouteTable,
-    gateway_location,
     is_import_upload,
     is_public,
     split_path,
@@ -40,12 +45,7 @@ from tasktracker.gateway.upstream import (
 from tasktracker.servicekit import tracing
 from tasktracker.servicekit.actor import ActorTokenSigner
 from tasktracker.servicekit.errors import error_response
-from tasktracker.servicekit.metrics import (
-    COUNTED,
-    HTTP_DURATION,
-    HTTP_REQUESTS,
-    UNMATCHED_ROUTE,
-)
+from tasktracker.servicekit.metrics import COUNTED, UNMATCHED_ROUTE, count_request
 
 log = logging.getLogger(__name__)
 
@@ -53,100 +53,6 @@ METHODS = ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]
 # A declared body up to this size is read whole and sent in one write with the headers;
 # larger and chunked ones stream through.
 READ_WHOLE_BYTES = 64 * 1024
-# Header names as ASGI servers and aiohttp give them: lower-case bytes. Values stay bytes from the
-# client to the upstream and back: HTTP headers are bytes, and a browser's UTF-8 cookie is no
-# reason to fail a request.
-HOP_BY_HOP = frozenset(
-    {
-        b"connection",
-        b"keep-alive",
-        b"proxy-authenticate",
-        b"proxy-authorization",
-        b"proxy-connection",
-        b"te",
-        b"trailer",
-        b"transfer-encoding",
-        b"upgrade",
-    }
-)
-# Set by the gateway, never taken from the client.
-_REQUEST_DROPPED = frozenset(
-    {
-        b"host",
-        b"authorization",
-        b"x-request-id",
-        b"x-forwarded-for",
-        b"x-forwarded-host",
-        b"x-forwarded-proto",
-        b"forwarded",
-    }
-)
-TRACE_HEADERS = ("traceparent", "tracestate")  # W3C trace context
-_RESPONSE_DROPPED = frozenset({b"server", b"date", b"x-request-id"})  # the gateway sets its own
-
-
-def _connection_listed(headers: Iterable[tuple[bytes, bytes]]) -> set[bytes]:
-    listed: set[bytes] = set()
-    for name, value in headers:
-        if name == b"connection":
-            listed.update(token.strip().lower() for token in value.split(b","))
-    return listed
-
-
-def upstream_request_headers(
-    headers: Iterable[tuple[bytes, bytes]],
-    *,
-    actor_token: str | None,
-    request_id: str,
-    client_host: str | None,
-    scheme: str,
-) -> RawHeaders:
-    """Client headers minus hop-by-hop, credentials and every `X-Actor*`, plus the caller's
-    identity as the gateway established it (`X-Actor-Token`, signed). Names are lower-case."""
-    lowered = [(name.lower(), value) for name, value in headers]
-    dropped = HOP_BY_HOP | _REQUEST_DROPPED | _connection_listed(lowered)
-    kept = [
-        (name, value)
-        for name, value in lowered
-        if name not in dropped and not name.startswith(b"x-actor")
-    ]
-    host = next((value for name, value in lowered if name == b"host"), None)
-    kept.append((b"x-request-id", request_id.encode()))
-    if actor_token is not None:
-        kept.append((b"x-actor-token", actor_token.encode("ascii")))
-    if client_host:
-        kept.append((b"x-forwarded-for", client_host.encode("latin-1")))
-    if host:
-        kept.append((b"x-forwarded-host", host))
-    kept.append((b"x-forwarded-proto", scheme.encode("latin-1")))
-    return kept
-
-
-def with_trace_context(headers: RawHeaders) -> RawHeaders:
-    """`headers` with the current trace context in place of any the client sent."""
-    kept = [(name, value) for name, value in headers if name.decode("latin-1") not in TRACE_HEADERS]
-    carrier = tracing.current_carrier() or {}
-    return kept + [(name.encode(), value.encode("latin-1")) for name, value in carrier.items()]
-
-
-def client_response_headers(
-    headers: Iterable[tuple[bytes, bytes]], request_id: str, upstreams: Iterable[str] = ()
-) -> RawHeaders:
-    """Upstream headers minus hop-by-hop ones, with a `Location` on an upstream's own address
-    turned into the gateway path it stands for (see `routing.gateway_location`)."""
-    lowered = [(name.lower(), value) for name, value in headers]
-    dropped = HOP_BY_HOP | _RESPONSE_DROPPED | _connection_listed(lowered)
-    kept = [
-        (name, _location(value, upstreams) if name == b"location" else value)
-        for name, value in lowered
-        if name not in dropped
-    ]
-    kept.append((b"x-request-id", request_id.encode()))
-    return kept
-
-
-def _location(value: bytes, upstreams: Iterable[str]) -> bytes:
-    return gateway_location(value.decode("latin-1"), upstreams).encode("latin-1")
 
 
 class UpstreamResponse(Response):
@@ -370,9 +276,7 @@ def proxy_app(proxy: Callable[[], Proxy], service: str = "gateway") -> ASGIApp:
         finally:
             scope[COUNTED] = True
             route = scope.get(ROUTE_KEY, UNMATCHED_ROUTE)
-            method = scope["method"]
-            HTTP_REQUESTS.labels(service, route, method, str(response.status_code)).inc()
-            HTTP_DURATION.labels(service, route, method).observe(time.perf_counter() - started)
+            count_request(service, route, scope["method"], response.status_code, started)
 
     return forward
 

@@ -82,6 +82,10 @@ class GatewaySettings(NatsSettings):
     upstream_timeout_seconds: float = Field(default=30, gt=0)
     upstream_connect_timeout_seconds: float = Field(default=5, gt=0)
     upstream_max_connections: int = Field(default=200, ge=1)
+    # An idle pooled connection to a service is closed after this: shorter than the services'
+    # own keep-alive (TT_<SERVICE>_KEEP_ALIVE_SECONDS, 75 s), so a request never goes out on a
+    # connection the service is closing.
+    upstream_keepalive_seconds: float = Field(default=30, gt=0)
 
     # WebSocket.
     send_queue_size: int = Field(default=1000, ge=2)  # frames

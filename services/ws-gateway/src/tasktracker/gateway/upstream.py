@@ -53,7 +53,10 @@ def create_session(settings: GatewaySettings) -> aiohttp.ClientSession:
     timeout = settings.upstream_timeout_seconds
     return aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(
-            limit=settings.upstream_max_connections, limit_per_host=0, use_dns_cache=True
+            limit=settings.upstream_max_connections,
+            limit_per_host=0,
+            use_dns_cache=True,
+            keepalive_timeout=settings.upstream_keepalive_seconds,
         ),
         timeout=aiohttp.ClientTimeout(
             total=None,

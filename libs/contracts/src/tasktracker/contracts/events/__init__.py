@@ -47,6 +47,7 @@ from tasktracker.contracts.events.registry import (
     UnknownEventError,
     decode_envelope,
     decode_event,
+    decode_published,
     event_model,
     make_envelope,
 )
@@ -98,6 +99,7 @@ __all__ = [
     "UnknownEventError",
     "decode_envelope",
     "decode_event",
+    "decode_published",
     "event_model",
     "make_envelope",
 ]
