@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
 import time
 from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable
@@ -35,14 +34,13 @@ from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError
-from taskiq import AckableMessage, BrokerMessage, TaskiqMessage, TaskiqMiddleware, TaskiqResult
-from taskiq.exceptions import NoResultError
-from taskiq.middlewares import SmartRetryMiddleware
+from taskiq import AckableMessage, BrokerMessage, TaskiqMessage, TaskiqMiddleware
 from taskiq_nats import PullBasedJetStreamBroker
 
 from tasktracker.servicekit import tracing
-from tasktracker.servicekit.job_errors import describe_error, error_details, is_permanent, must_wait
+from tasktracker.servicekit.job_errors import error_details
 from tasktracker.servicekit.job_observability import JobMetricsMiddleware, count_job
+from tasktracker.servicekit.job_retries import BackoffRetryMiddleware, delivery_key
 from tasktracker.servicekit.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -50,11 +48,6 @@ log = logging.getLogger(__name__)
 NOT_BEFORE_HEADER = "tt-not-before"
 STREAM_EXISTS_WITH_OTHER_CONFIG = 10058  # JetStream API error code
 NATS_RETRY_SECONDS = 1.0  # between fetches while NATS itself is unreachable
-
-
-def delivery_key(message: TaskiqMessage) -> tuple[str, str]:
-    """What links a TaskiqMessage a middleware sees to the JetStream message it came in."""
-    return (message.task_id, str(message.labels.get("_retries", 0)))
 
 
 def _delivery_key_of(msg: Msg) -> tuple[str, str] | None:
@@ -302,96 +295,6 @@ class JobBroker(PullBasedJetStreamBroker):
             headers={"Nats-Msg-Id": f"dead:{message.task_id}"},
         )
         count_job(self.service, message, "parked")
-
-
-class BackoffRetryMiddleware(SmartRetryMiddleware):
-    """Exponential backoff with jitter; parks the job after its last try."""
-
-    def __init__(self, *, max_retries: int, base_delay: float, max_delay: float) -> None:
-        super().__init__(
-            default_retry_count=max_retries,
-            default_retry_label=True,
-            default_delay=base_delay,
-            use_jitter=True,
-            max_delay_exponent=max_delay,
-        )
-        self.base_delay = base_delay
-        self.max_delay = max_delay
-
-    def make_delay(self, message: TaskiqMessage, retries: int) -> float:
-        delay = min(self.base_delay * 2 ** (retries - 1), self.max_delay)
-        return delay + random.random() * delay / 4
-
-    async def on_error(
-        self,
-        message: TaskiqMessage,
-        result: TaskiqResult[Any],
-        exception: BaseException,
-    ) -> None:
-        """Wait out an outage; else re-kick with backoff, or park: after the last try, or at
-        once when no retry can help.
-
-        If the retry cannot be kicked, the job is parked instead; if it cannot be parked
-        either, its message is handed back to JetStream, which delivers it again — a failed
-        job is never silently dropped, nor kept in progress by a heartbeat.
-        """
-        broker = self.broker
-        if not isinstance(broker, JobBroker):
-            raise TypeError("BackoffRetryMiddleware needs a JobBroker")
-        key = delivery_key(message)  # before taskiq's re-kick adds a try to message.labels
-        try:
-            if must_wait(exception):
-                delay = broker.pause_for_outage()
-                log.warning(
-                    "job %s %s waits %.1f s, no try spent: %s",
-                    message.task_name,
-                    message.task_id,
-                    delay,
-                    ": ".join(describe_error(exception)),
-                )
-                await broker.hand_back(key, delay)
-                result.error = NoResultError()
-                count_job(broker.service, message, "waited")
-                return
-            await self._retry_or_park(broker, message, result, exception)
-        except Exception as handling_error:
-            log.error(
-                "job %s %s could be neither retried nor parked (%r): handed back to JetStream",
-                message.task_name,
-                message.task_id,
-                handling_error,
-            )
-            # Raises when there is nothing to hand back: taskiq then leaves the message
-            # unacknowledged, and JetStream redelivers it after ack_wait.
-            await broker.hand_back(key, self.base_delay)
-            result.error = NoResultError()
-
-    async def _retry_or_park(
-        self,
-        broker: JobBroker,
-        message: TaskiqMessage,
-        result: TaskiqResult[Any],
-        exception: BaseException,
-    ) -> None:
-        retries = int(message.labels.get("_retries", 0)) + 1
-        max_retries = int(message.labels.get("max_retries", self.default_retry_count))
-        if retries < max_retries and not is_permanent(exception):
-            try:
-                # On a copy: taskiq's kicker writes the next try into the labels it is given.
-                kicked = message.model_copy(update={"labels": dict(message.labels)})
-                await super().on_error(kicked, result, exception)
-                count_job(broker.service, message, "retried")
-                return
-            except Exception as kick_error:
-                log.error("job %s could not be re-kicked: %r", message.task_id, kick_error)
-        log.error(
-            "job %s %s parked after %d tries: %s",
-            message.task_name,
-            message.task_id,
-            retries,
-            ": ".join(describe_error(exception)),
-        )
-        await broker.park(message, exception)
 
 
 def make_job_broker(
