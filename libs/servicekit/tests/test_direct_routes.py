@@ -7,6 +7,7 @@ import httpx
 import pytest
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
+from prometheus_client import REGISTRY
 
 from tasktracker.servicekit.direct import DirectRoutes
 from tasktracker.servicekit.errors import ApiError, install_error_handlers
@@ -85,3 +86,39 @@ def test_a_route_with_path_parameters_is_refused():
 
     with pytest.raises(ValueError, match="path parameters"):
         DirectRoutes(FastAPI(), templated.routes)
+
+
+async def test_a_client_gone_mid_body_is_counted_as_499_not_a_server_error():
+    app = app_with_direct_routes()
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/hooks/telegram",
+        "raw_path": b"/hooks/telegram",
+        "query_string": b"",
+        "headers": [(b"content-length", b"100")],
+        "app": app,
+    }
+    messages = iter([{"type": "http.request", "body": b"half", "more_body": True}])
+
+    async def receive():
+        return next(messages, {"type": "http.disconnect"})
+
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    before, served_before = _requests(status="499"), list(served)
+    await app(scope, receive, send)
+    assert sent[0]["status"] == 499
+    assert _requests(status="499") == before + 1
+    assert served == served_before  # the endpoint never finished
+
+
+def _requests(status: str) -> float:
+    value = REGISTRY.get_sample_value(
+        "tt_http_requests_total",
+        {"service": "kit-direct", "route": "/hooks/telegram", "method": "POST", "status": status},
+    )
+    return value or 0.0

@@ -12,13 +12,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable
 
 from fastapi.routing import APIRoute
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tasktracker.servicekit.errors import ApiError, error_response
 
 Endpoint = Callable[[Request], Awaitable[Response]]
+CLIENT_CLOSED = 499  # nginx's status for a client that closed the connection first
 
 
 class DirectRoutes:
@@ -44,4 +45,6 @@ class DirectRoutes:
             response = await endpoint(Request(scope, receive))
         except ApiError as exc:
             response = error_response(exc.status, exc.code, exc.message, exc.details)
+        except ClientDisconnect:  # gone mid-body: nobody to answer, and no server error
+            response = Response(status_code=CLIENT_CLOSED)
         await response(scope, receive, send)
