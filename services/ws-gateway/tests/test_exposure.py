@@ -7,29 +7,17 @@ import json
 
 import httpx
 import pytest
-import uvicorn
 
 from tasktracker.gateway.public_api import public_openapi
 from tasktracker.gateway.settings import DEFAULT_ROUTES, GatewaySettings
 
 from .helpers import (
     GatewayProcess,
-    free_port,
     gateway_settings,
     process_env,
     running_gateway,
-    serve,
     token,
 )
-from .upstream import upstream_app
-
-
-@pytest.fixture(scope="module")
-async def upstream():
-    port = free_port()
-    config = uvicorn.Config(upstream_app(), host="127.0.0.1", port=port, log_level="warning")
-    async with serve(config):
-        yield f"http://127.0.0.1:{port}"
 
 
 def bearer(tok: str) -> dict[str, str]:
