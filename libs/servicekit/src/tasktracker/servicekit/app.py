@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tasktracker.servicekit import heap
 from tasktracker.servicekit.actor import ActorGuard, ActorTokenVerifier, actor_key
 from tasktracker.servicekit.direct import DirectRoutes
 from tasktracker.servicekit.errors import install_error_handlers
@@ -37,6 +38,7 @@ def service_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
+        heap.freeze_startup_heap()
         try:
             yield
         finally:

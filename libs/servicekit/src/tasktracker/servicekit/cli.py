@@ -11,6 +11,7 @@ from typing import Any
 
 import uvicorn
 
+from tasktracker.servicekit import heap
 from tasktracker.servicekit.logs import configure_logging
 from tasktracker.servicekit.settings import ServiceSettings
 from tasktracker.servicekit.tracing import configure_tracing
@@ -45,6 +46,7 @@ def service_cli(
     settings = settings_factory()
     configure_logging(settings.log_level, settings.log_format, settings.service_name)
     if args.command in ("api", "worker"):
+        heap.enable()  # a long-lived process: its startup heap is frozen once it has started
         # Before the app or the broker is built (they add their hooks when it is on); the
         # worker's processes are forked from this one and inherit it.
         role = "api" if args.command == "api" else "worker"

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from taskiq import AckableMessage, TaskiqEvents, TaskiqState
 from taskiq.receiver import Receiver
 
-from tasktracker.servicekit import db
+from tasktracker.servicekit import db, heap
 from tasktracker.servicekit.jobs import JobBroker
 from tasktracker.servicekit.lag import ConsumerLagSampler
 from tasktracker.servicekit.metrics import serve_worker_metrics
@@ -108,6 +108,7 @@ class WorkerRuntime:
             jobs = [(self.settings.jobs_stream, self.settings.jobs_durable)]
             lag = ConsumerLagSampler(js, jobs)
             self._lag = asyncio.create_task(lag.run(self._stop), name="job lag")
+        heap.freeze_startup_heap()
 
     async def stop(self, state: TaskiqState | None = None) -> None:
         self._stop.set()

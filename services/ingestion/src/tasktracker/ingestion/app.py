@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gc
-
 from fastapi import FastAPI
 
 from tasktracker.ingestion.routes import (
@@ -46,9 +44,4 @@ def create_app(settings: IngestionSettings | None = None) -> FastAPI:
         open_paths=["/webhook/telegram"],
         direct_routes=webhook.router.routes,
     )
-    # aiogram's and pydantic's import-time objects are a huge graph: every full collection
-    # walked it for ~300 ms on a small machine, a p99 spike on the webhook. They live for the
-    # whole process, so move them out of the collector's sight.
-    gc.collect()
-    gc.freeze()
     return app

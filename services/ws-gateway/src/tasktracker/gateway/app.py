@@ -23,6 +23,7 @@ from tasktracker.gateway.public_api import public_openapi
 from tasktracker.gateway.session import Session, SessionLimits
 from tasktracker.gateway.settings import GatewaySettings
 from tasktracker.gateway.upstream import create_session
+from tasktracker.servicekit import heap
 from tasktracker.servicekit.errors import install_error_handlers
 from tasktracker.servicekit.health import health_router
 from tasktracker.servicekit.metrics import HttpMetrics, exposition
@@ -60,6 +61,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.state.hub = hub
         app.state.hub_metrics = metrics.hub_registry(hub)
         app.state.proxy = Proxy(settings, verifier, session)
+        heap.freeze_startup_heap()
         try:
             yield
         finally:

@@ -16,6 +16,7 @@ from tasktracker.gateway.app import server_config
 from tasktracker.gateway.auth import issue_token, parse_duration, parse_project_role
 from tasktracker.gateway.settings import GatewaySettings
 from tasktracker.gateway.watch import watch
+from tasktracker.servicekit import heap
 from tasktracker.servicekit.logs import configure_logging
 from tasktracker.servicekit.tracing import configure_tracing
 
@@ -93,6 +94,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.command == "api":
         settings = _settings()
         configure_logging(settings.log_level, settings.log_format, settings.service_name)
+        heap.enable()
         configure_tracing(settings.service_name, settings.otlp_endpoint, **{"tt.process": "api"})
         overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v}
         try:
