@@ -127,7 +127,9 @@ async def measure(stack: BenchStack, decisions: int) -> list[Figure]:
         await conn.close()
     want = Counter(STATUS[action] for action in plan)
     failed = [a for a in answers if not isinstance(a, httpx.Response)]
-    not_ok = len(failed) + sum(1 for a in answers if a not in failed and a.status_code != 200)
+    not_ok = len(failed) + sum(
+        1 for a in answers if isinstance(a, httpx.Response) and a.status_code != 200
+    )
     mismatches = not_ok + sum(
         abs(tally[name] - want.get(name, 0)) + abs(statuses.get(name, 0) - want.get(name, 0))
         for name in STATUS.values()

@@ -4,30 +4,17 @@ waited), and the ids every log line of a job carries."""
 
 from __future__ import annotations
 
-import functools
 import time
 from typing import Any
 
 from taskiq import TaskiqMessage, TaskiqMiddleware, TaskiqResult
 
 from tasktracker.servicekit.logs import bind_log_context
-from tasktracker.servicekit.metrics import JOB_DURATION, JOBS
+from tasktracker.servicekit.metrics import JOB_DURATION, JOBS, series
 
 
 def count_job(service: str, message: TaskiqMessage, outcome: str) -> None:
-    _jobs(service, message.task_name, outcome).inc()
-
-
-# A job's series, looked up once: `labels()` validates and locks on every call, and three
-# calls a job were a visible share of the worker's CPU at hundreds of jobs a second.
-@functools.cache
-def _jobs(service: str, task: str, outcome: str) -> Any:
-    return JOBS.labels(service, task, outcome)
-
-
-@functools.cache
-def _duration(service: str, task: str) -> Any:
-    return JOB_DURATION.labels(service, task)
+    series(JOBS, service, message.task_name, outcome).inc()
 
 
 class JobMetricsMiddleware(TaskiqMiddleware):
@@ -49,7 +36,9 @@ class JobMetricsMiddleware(TaskiqMiddleware):
     def post_execute(self, message: TaskiqMessage, result: TaskiqResult[Any]) -> None:
         started = self._started.pop(_key(message), None)
         if started is not None:
-            _duration(self.service, message.task_name).observe(time.perf_counter() - started)
+            series(JOB_DURATION, self.service, message.task_name).observe(
+                time.perf_counter() - started
+            )
         count_job(self.service, message, "failed" if result.is_err else "succeeded")
 
 

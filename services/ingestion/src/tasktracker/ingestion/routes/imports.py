@@ -7,8 +7,6 @@ cannot be queued the answer is 503 and the import waits: uploading the file agai
 
 from __future__ import annotations
 
-import asyncio
-
 from fastapi import APIRouter, Request, status
 from taskiq.exceptions import SendTaskError
 
@@ -70,10 +68,9 @@ async def upload_export(
         raise ApiError(409, "chat_not_bound", str(exc), details) from None
     answer = ImportOut.model_validate(row).model_copy(update={"resumed": resumed})
     await session.commit()
-    try:
-        async with asyncio.timeout(settings.webhook_enqueue_timeout_seconds):
-            await enqueue_import(runtime.job_broker, row.id)
-    except (SendTaskError, TimeoutError):
+    try:  # the broker waits webhook_enqueue_timeout_seconds for the PubAck
+        await enqueue_import(runtime.job_broker, row.id)
+    except SendTaskError:
         message = f"import {row.id} is saved but could not be queued; upload the file again"
         raise ApiError(503, ErrorCode.unavailable, message, {"import_id": row.id}) from None
     return answer
