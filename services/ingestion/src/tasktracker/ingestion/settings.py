@@ -48,7 +48,7 @@ class IngestionSettings(ServiceSettings):
     store_batch_max_items: int = Field(default=250, ge=1, le=1000)
     # ...and a fetch that brought fewer is topped up once with what arrived until this long
     # after it began: a trickle costs a transaction per linger, not one per update.
-    store_batch_linger_seconds: float = Field(default=0.01, ge=0, le=1)
+    store_batch_linger_seconds: float = Field(default=0.025, ge=0, le=1)
 
     # A chat history import (a Telegram Desktop `result.json`) is refused with 413 above this.
     import_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
