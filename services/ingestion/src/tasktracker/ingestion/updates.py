@@ -10,7 +10,7 @@ Why not a TaskIQ job per update, as DESIGN.md §2 has it for commands: an update
 command to run but a fact to store, in arrival order, many per transaction. As one job each,
 the worker's cost was taskiq's per-job machinery (receiver, middlewares, a result and an ack
 per job) and nats-py's per-message handling. Measured back to back (the ingestion README):
-the worker's CPU per update went from 0.54 to 0.33–0.36 ms on a 10,000-update backlog
+the worker's CPU per update went from 0.54 to 0.33 to 0.36 ms on a 10,000-update backlog
 (`bench.worker`), and from 4.58 to 1.85 ms at 100/s, 0.67 to 0.52 ms at 500/s through the
 whole stack (`bench.end_to_end`).
 """
