@@ -114,7 +114,7 @@ class UpstreamConnection(asyncio.Protocol):
         self._loop = asyncio.get_running_loop()
         self._parser = httptools.HttpResponseParser(self)
         self.transport: asyncio.Transport | None = None
-        self.closed = False
+        self.closed = False  # the service ended the connection (or it was lost)
         self.reused = False  # it served a request before the current one
         self.idle_since: float | None = None  # set by the pool while the connection is idle
         self.answer_wait_since: float | None = None
@@ -259,8 +259,9 @@ class UpstreamConnection(asyncio.Protocol):
             self.fail(UpstreamFailed(f"the upstream's answer is not HTTP: {exc}"))
 
     def eof_received(self) -> bool:
+        self.closed = True  # from now on, not to be handed out: the transport closes
         self._ended(None)
-        return False  # close the transport
+        return False
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._ended(exc)

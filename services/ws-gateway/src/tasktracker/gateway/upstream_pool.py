@@ -100,8 +100,8 @@ class UpstreamPool:
             idle = origin.idle
             while idle:
                 connection = idle.pop()
+                connection.idle_since = None  # out of the list: `_lost` must not look for it
                 if not connection.closed:
-                    connection.idle_since = None
                     connection.reused = True
                     return connection
             if self.open_connections < self.max_connections or self._close_coldest_idle():
