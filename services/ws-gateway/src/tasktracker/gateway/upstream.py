@@ -5,7 +5,8 @@ Why not a general client, measured: httpx spent 39% of the gateway's CPU checkin
 connection with a `select` call per request and 17% in anyio; aiohttp, which replaced it, still
 took about half of the gateway's CPU per proxied webhook in `ClientSession._request` and its
 request, payload, writer and response objects (py-spy), and turning its timers off changed
-nothing. A proxy needs little of a general client, and this one does only that:
+nothing. A proxy needs little of a general client, and this one does only that; the gateway's
+CPU per proxied webhook fell from 0.45 to 0.30 ms with it (`bench.proxy`, the same session):
 
 * no cookie jar, no redirects followed, no environment proxies, no body decompressed, no header
   added but `Host` (the upstream's, as aiohttp named it) and the body's framing;
