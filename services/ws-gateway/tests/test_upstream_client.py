@@ -383,3 +383,23 @@ async def test_idle_connections_close_after_the_keepalive_and_all_on_close():
             assert p.open_connections == 0
             await get(p, server.url)
         assert await server.peers[1].gone()
+
+
+async def test_an_answer_received_whole_but_left_unread_leaves_its_connection_reading():
+    """A client gone mid-response: the service's answer arrived whole (reading paused on the
+    way, past the high-water mark), nobody read it; the next request on the connection must
+    still be read."""
+    body = b"z" * (HIGH_WATER + 40_000)
+
+    async def big_then_small(peer: Peer) -> None:
+        await peer.request()
+        await peer.answer(ok(body))
+        await answer_each(peer)
+
+    async with raw_server(big_then_small) as server, pool(read_timeout=0.5) as p:
+        answer = await send(p, server.url, "GET", "/big", [], None)
+        while not answer.complete:
+            await asyncio.sleep(0.01)
+        answer.release()
+        assert await get(p, server.url, "/small") == b"GET /small HTTP/1.1"
+        assert server.connections == 1

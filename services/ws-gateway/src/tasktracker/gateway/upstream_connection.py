@@ -147,6 +147,7 @@ class UpstreamConnection(asyncio.Protocol):
         self._head_request = head_request
         self._in_flight = True
         self.request_written = whole
+        self.resume_reading()  # paused if the last answer arrived whole but was left unread
         self.transport.write(data)
 
     def write(self, data: list[bytes]) -> None:
