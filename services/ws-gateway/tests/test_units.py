@@ -10,7 +10,7 @@ from tasktracker.gateway.hub import StreamBounds, Subscription, is_recoverable
 from tasktracker.gateway.metrics import parse
 from tasktracker.gateway.routing import RouteTable, gateway_location
 from tasktracker.gateway.settings import GatewaySettings
-from tasktracker.gateway.upstream import create_session
+from tasktracker.gateway.upstream import UpstreamPool
 from tasktracker.gateway.watch import event_line, summarize
 from tasktracker.servicekit.settings import ServiceSettings
 
@@ -199,10 +199,8 @@ def test_tokens_in_query_strings_are_not_logged():
 
 async def test_the_pool_closes_idle_upstream_connections_before_the_services_do():
     settings = GatewaySettings(jwt_secret="x" * 40)
-    session = create_session(settings)
-    try:
-        keepalive = session.connector._keepalive_timeout  # type: ignore[union-attr]
-    finally:
-        await session.close()
+    pool = UpstreamPool.from_settings(settings)
+    keepalive = pool.keepalive
+    await pool.close()
     assert keepalive == settings.upstream_keepalive_seconds
     assert keepalive < ServiceSettings().keep_alive_seconds

@@ -22,7 +22,7 @@ from tasktracker.gateway.proxy import Proxy, admin_refusal, proxy_first, proxy_r
 from tasktracker.gateway.public_api import public_openapi
 from tasktracker.gateway.session import Session, SessionLimits
 from tasktracker.gateway.settings import GatewaySettings
-from tasktracker.gateway.upstream import create_session
+from tasktracker.gateway.upstream import UpstreamPool
 from tasktracker.servicekit import heap
 from tasktracker.servicekit.errors import install_error_handlers
 from tasktracker.servicekit.health import health_router
@@ -56,17 +56,17 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         await ensure_space_stream(js, settings)
         hub = Hub(js, settings.stream_name, settings.max_concurrent_replays)
         await hub.start()
-        session = create_session(settings)
+        pool = UpstreamPool.from_settings(settings)
         app.state.nats = nc
         app.state.hub = hub
         app.state.hub_metrics = metrics.hub_registry(hub)
-        app.state.proxy = Proxy(settings, verifier, session)
+        app.state.proxy = Proxy(settings, verifier, pool)
         heap.freeze_startup_heap()
         try:
             yield
         finally:
             await hub.stop()
-            await session.close()
+            await pool.close()
             await nc.drain()
 
     app = FastAPI(

@@ -10,9 +10,9 @@ from tasktracker.gateway.routing import gateway_location
 from tasktracker.gateway.upstream import RawHeaders
 from tasktracker.servicekit import tracing
 
-# Header names as ASGI servers and aiohttp give them: lower-case bytes. Values stay bytes from the
-# client to the upstream and back: HTTP headers are bytes, and a browser's UTF-8 cookie is no
-# reason to fail a request.
+# Header names as ASGI servers give them: lower-case bytes (an upstream's are lowered here).
+# Values stay bytes from the client to the upstream and back: HTTP headers are bytes, and a
+# browser's UTF-8 cookie is no reason to fail a request.
 HOP_BY_HOP = frozenset(
     {
         b"connection",
@@ -26,9 +26,11 @@ HOP_BY_HOP = frozenset(
         b"upgrade",
     }
 )
-# Set by the gateway, never taken from the client.
+# Set by the gateway, never taken from the client; the upstream client frames the body itself
+# (`Content-Length` or chunked, whichever the body it sends needs).
 _REQUEST_DROPPED = frozenset(
     {
+        b"content-length",
         b"host",
         b"authorization",
         b"x-request-id",

@@ -8,7 +8,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 
-import aiohttp
 from fastapi import FastAPI
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
@@ -33,11 +32,13 @@ from tasktracker.gateway.routing import (
 )
 from tasktracker.gateway.settings import GatewaySettings
 from tasktracker.gateway.upstream import (
+    BadHeaderValue,
     BodyTooLarge,
-    HeaderNotUtf8,
     RawHeaders,
     RequestBody,
+    UpstreamAnswer,
     UpstreamFailed,
+    UpstreamPool,
     UpstreamTimeout,
     UpstreamUnavailable,
     send,
@@ -58,7 +59,7 @@ READ_WHOLE_BYTES = 64 * 1024
 class UpstreamResponse(Response):
     """Streams an upstream response through unchanged and always releases its connection."""
 
-    def __init__(self, upstream: aiohttp.ClientResponse, headers: RawHeaders) -> None:
+    def __init__(self, upstream: UpstreamAnswer, headers: RawHeaders) -> None:
         self.upstream = upstream
         self.status_code = upstream.status
         self.background = None
@@ -79,7 +80,7 @@ class UpstreamResponse(Response):
                 body = await self.upstream.read()
                 await send({"type": "http.response.body", "body": body, "more_body": False})
                 return
-            async for chunk in self.upstream.content.iter_any():
+            while chunk := await self.upstream.next_chunk():
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except OSError:
@@ -94,13 +95,13 @@ class Proxy:
         self,
         settings: GatewaySettings,
         verifier: TokenVerifier,
-        session: aiohttp.ClientSession,
+        pool: UpstreamPool,
     ) -> None:
         self.routes = RouteTable(settings.routes)
         self.public = tuple(split_path(prefix) for prefix in settings.public_paths)
         self.verifier = verifier
         self.signer = ActorTokenSigner(settings.actor_key())
-        self.session = session
+        self.pool = pool
         self.body_limit = settings.body_limit_bytes
         self.import_body_limit = settings.import_body_limit_bytes
 
@@ -167,7 +168,7 @@ class Proxy:
         declared = facts.content_length
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             return _error(413, ErrorCode.payload_too_large, f"body over {limit} bytes", request_id)
-        url = upstream + path + ("?" + query if query else "")
+        target = path + "?" + query if query else path
         client = scope.get("client")
         headers = upstream_request_headers(
             scope["headers"],
@@ -183,14 +184,15 @@ class Proxy:
             if declared is not None and int(declared) <= READ_WHOLE_BYTES:
                 body = await request.body() if declared != "0" else None
             elif declared is not None or facts.chunked:
-                body = RequestBody(request.stream(), limit)
-            answer = await send(self.session, method, url, headers, body)
+                length = int(declared) if declared is not None else None
+                body = RequestBody(request.stream(), limit, length)
+            answer = await send(self.pool, upstream, method, target, headers, body)
         except ClientDisconnect:
             return Response(status_code=499)  # the client left while sending its body
         except BodyTooLarge:
             return _error(413, ErrorCode.payload_too_large, f"body over {limit} bytes", request_id)
-        except HeaderNotUtf8:
-            message = "a header value is not UTF-8"
+        except BadHeaderValue:
+            message = "a header value is not UTF-8 text"
             return _error(400, ErrorCode.bad_request, message, request_id)
         except UpstreamUnavailable as exc:
             log.warning("upstream %s unavailable: %s", upstream, exc)
