@@ -93,6 +93,9 @@ class BenchStack:
             env[prefix + "JOBS_STREAM"] = f"BENCH_{service.upper()}_{self.tag}"
             env[prefix + "JOBS_SUBJECT"] = f"bench.{service}.{self.tag}"
             env[prefix + "JOBS_DURABLE"] = f"bench-{service}-{self.tag}"
+        env["TT_INGESTION_UPDATES_STREAM"] = f"BENCH_INGESTION_{self.tag}_UPDATES"
+        env["TT_INGESTION_UPDATES_SUBJECT"] = f"bench.ingestion.updates.{self.tag}"
+        env["TT_INGESTION_UPDATES_DURABLE"] = f"bench-ingestion-updates-{self.tag}"
         return env
 
     def _ready_url(self, process: str) -> str | None:
@@ -149,7 +152,7 @@ class BenchStack:
             client = await nats.connect(self.nats_url)
             js = client.jetstream()
             for service in DATA_SERVICES:
-                for suffix in ("", "_DEAD"):
+                for suffix in ("", "_DEAD", "_UPDATES"):
                     with contextlib.suppress(Exception):
                         await js.delete_stream(f"BENCH_{service.upper()}_{self.tag}{suffix}")
             await client.close()

@@ -6,7 +6,10 @@ are posted to the webhook one after the other, so they are queued in order. Then
 starts, and the bench counts stored messages in the service's database until all N are there
 (or until nothing has been stored for `--stall` seconds). Figures:
 messages stored per second from the first stored to the last (goal ≥ 2,000), the same from
-the worker's start, and whether they were stored in arrival order (message ids by row id).
+the worker's start, whether they were stored in arrival order (message ids by row id), and
+the worker's CPU time per message from the first stored to the last (its children included;
+what the worker costs, which other load on the machine does not change the way it does
+rates).
 
     uv run python -m bench.worker --messages 10000
 """
@@ -23,7 +26,7 @@ import asyncpg
 from bench.infra import bench_infra
 from bench.loadgen import RawConnection, fresh_update_base, telegram_update
 from bench.report import Figure, print_figures
-from bench.stack import BenchStack, create_project
+from bench.stack import BenchStack, create_project, tree_cpu_seconds
 from tasktracker.servicekit.db import asyncpg_dsn
 
 CHAT = -100_777_000_777
@@ -56,14 +59,19 @@ async def watch_stored(stack: BenchStack, count: int, stall: float) -> dict[str,
     try:
         started = time.monotonic()
         stack.start("ingestion-worker")
+        worker = stack.processes["ingestion-worker"].process
+        assert worker is not None
         first = last_progress = None
-        stored = 0
+        stored = stored_at_first = 0
+        cpu_at_first = cpu_at_last = 0.0
         while stored < count:
             now = time.monotonic()
             seen = await conn.fetchval("SELECT count(*) FROM messages WHERE chat_id = $1", CHAT)
             if seen > stored:
                 stored, last_progress = seen, now
-                first = first or now
+                cpu_at_last = tree_cpu_seconds(worker.pid)
+                if first is None:
+                    first, stored_at_first, cpu_at_first = now, seen, cpu_at_last
             elif now - (last_progress or started) > stall:
                 break
             await asyncio.sleep(0.1)
@@ -78,6 +86,9 @@ async def watch_stored(stack: BenchStack, count: int, stall: float) -> dict[str,
             "from_start": done - started,
             "from_first": done - (first or started),
             "out_of_order": out_of_order,
+            "cpu_ms_per_message": (cpu_at_last - cpu_at_first)
+            * 1000
+            / max(stored - stored_at_first, 1),
         }
     finally:
         await conn.close()
@@ -106,6 +117,7 @@ def measure(stack: BenchStack, count: int, stall: float) -> list[Figure]:
         ),
         Figure("worker", "backlog: messages not stored", count - stored, "", "= 0"),
         Figure("worker", "backlog: stored out of arrival order", seen["out_of_order"], "", "= 0"),
+        Figure("worker", "backlog: worker CPU per message", seen["cpu_ms_per_message"], "ms", ""),
     ]
 
 

@@ -315,7 +315,7 @@ def test_apis_and_the_gateway_scale_on_cpu_and_have_disruption_budgets(overlay: 
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_workers_scale_on_their_job_consumers_lag(overlay: str) -> None:
+def test_workers_scale_on_their_consumers_lag(overlay: str) -> None:
     accounts = (DEPLOY / "nats" / "accounts.conf").read_text()
     [account] = re.findall(r"^  (\w+) \{\n    jetstream: enabled", accounts, flags=re.M)
     deployments = of_kind(overlay, "Deployment")
@@ -325,12 +325,16 @@ def test_workers_scale_on_their_job_consumers_lag(overlay: str) -> None:
     for name, scaled_object in scaled.items():
         settings = BY_NAME[name.removesuffix("-worker")].settings()
         assert scaled_object["spec"]["scaleTargetRef"] == {"name": name}
-        [trigger] = scaled_object["spec"]["triggers"]
-        assert trigger["type"] == "nats-jetstream"
-        meta = trigger["metadata"]
-        assert (meta["stream"], meta["consumer"]) == (settings.jobs_stream, settings.jobs_durable)
-        assert meta["account"] == account
-        assert int(meta["lagThreshold"]) >= 1
+        # the job queue; and ingestion's worker consumes Telegram's updates too
+        consumers = {(settings.jobs_stream, settings.jobs_durable)}
+        if isinstance(settings, IngestionSettings):
+            consumers.add((settings.updates_stream, settings.updates_durable))
+        triggers = scaled_object["spec"]["triggers"]
+        assert {(t["metadata"]["stream"], t["metadata"]["consumer"]) for t in triggers} == consumers
+        for trigger in triggers:
+            assert trigger["type"] == "nats-jetstream"
+            assert trigger["metadata"]["account"] == account
+            assert int(trigger["metadata"]["lagThreshold"]) >= 1
         assert (
             1
             <= scaled_object["spec"]["minReplicaCount"]

@@ -26,11 +26,13 @@ from tasktracker.analysis.settings import AnalysisSettings
 from tasktracker.devstack.embedded import nats_server_binary
 from tasktracker.gateway.settings import GatewaySettings
 from tasktracker.ingestion.settings import IngestionSettings
+from tasktracker.ingestion.updates import publish_update, updates_stream_config
 from tasktracker.knowledge.settings import KnowledgeSettings
 from tasktracker.review.settings import ReviewSettings
+from tasktracker.servicekit.consumers import ConsumerOptions
 from tasktracker.servicekit.jobs import make_job_broker
 from tasktracker.servicekit.settings import ServiceSettings
-from tasktracker.servicekit.stream import ensure_space_stream
+from tasktracker.servicekit.stream import ensure_space_stream, ensure_stream
 from tests.deploy.conftest import DEPLOY, SecuredNats
 
 SETTINGS: dict[str, ServiceSettings] = {
@@ -254,6 +256,34 @@ async def test_a_services_job_stream_works_as_its_user(
         assert (await broker.js.stream_info(f"{settings.jobs_stream}_DEAD")).config.name
     finally:
         await broker.shutdown()
+
+
+async def test_ingestion_uses_its_updates_stream_as_the_webhook_and_the_worker_do(
+    connect,
+) -> None:
+    """The webhook creates the stream and publishes an update; the worker's consumer (a
+    durable, as servicekit's BatchConsumer makes it) fetches and acks it. No other user may."""
+    settings = SETTINGS["ingestion"]
+    assert isinstance(settings, IngestionSettings)
+    ingestion = await connect("ingestion")
+    js = ingestion.nc.jetstream()
+    await ensure_stream(js, updates_stream_config(settings))
+    update_id = next(_project_ids)
+    await publish_update(ingestion.nc, js, settings, update_id, b'{"update_id": %d}' % update_id)
+    options = ConsumerOptions(durable=settings.updates_durable, subject=settings.updates_subject)
+    await js.add_consumer(settings.updates_stream, config=options.consumer_config())
+    sub = await js.pull_subscribe_bind(settings.updates_durable, stream=settings.updates_stream)
+    [msg] = await sub.fetch(1, timeout=5)
+    assert msg.headers["Nats-Msg-Id"] == f"telegram-update-{update_id}"
+    await msg.ack_sync(timeout=5)
+    assert (await js.stream_info(settings.updates_stream)).state.messages == 0
+    assert ingestion.violations() == []
+
+    knowledge = await connect("knowledge")
+    with pytest.raises(NatsError):
+        await knowledge.nc.jetstream(timeout=REFUSED_TIMEOUT).publish(
+            settings.updates_subject, b"forged update", timeout=REFUSED_TIMEOUT
+        )
 
 
 @pytest.mark.parametrize("service", list(SETTINGS))

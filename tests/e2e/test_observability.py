@@ -94,9 +94,14 @@ async def test_metrics_and_logs_of_every_process(whole_stack):
         "tt_http_requests_total", route="/webhook/telegram", method="POST", status="200"
     ) >= len(texts)
     save = pages["ingestion-worker"]
-    assert save.value("tt_jobs_total", service="ingestion", outcome="succeeded") >= len(texts)
+    updates = stack.env["TT_INGESTION_UPDATES_DURABLE"]  # the worker's consumer of updates
+    assert save.value("tt_consumer_events_total", consumer=updates, outcome="stored") >= len(texts)
     assert save.value("tt_relay_published_events_total", service="ingestion") >= len(texts)
-    assert save.has("tt_jetstream_consumer_pending_messages")  # the job queue's lag
+    # the lag of the updates' consumer and of the job queue
+    assert save.has("tt_jetstream_consumer_pending_messages", consumer=updates)
+    assert save.has(
+        "tt_jetstream_consumer_pending_messages", consumer=stack.env["TT_INGESTION_JOBS_DURABLE"]
+    )
 
     knowledge_worker = pages["knowledge-worker"]
     assert knowledge_worker.value("tt_jobs_total", service="knowledge", outcome="succeeded") >= 1

@@ -3,9 +3,9 @@
 The gateway, ingestion's API and worker and knowledge's API (its `messages` consumer) run as
 real processes exporting over OTLP/HTTP to a receiver run by this test. A Telegram update is
 posted to the gateway's webhook while a WebSocket watches the project; every hop's span —
-the gateway's proxy, ingestion's request, the job's kick and run, the group commit, the
-relay's publish, the gateway's send to the sockets and knowledge's consumer — must be in the
-trace the gateway started, each one's parent in it too.
+the gateway's proxy, ingestion's request, its publish to the updates stream, the worker's
+batch (its commit), the relay's publish, the gateway's send to the sockets and knowledge's
+consumer — must be in the trace the gateway started, each one's parent in it too.
 """
 
 from __future__ import annotations
@@ -114,9 +114,8 @@ def _webhook_trace(spans: list[ReceivedSpan]) -> list[ReceivedSpan]:
 HOPS = [
     ("gateway", "api", "POST gateway"),  # the proxy: the trace starts here
     ("ingestion", "api", "POST /webhook/telegram"),  # FastAPI instrumentation
-    ("ingestion", "api", "send/save_telegram_message"),  # the job's kick
-    ("ingestion", "worker", "execute/save_telegram_message"),  # the job's run
-    ("ingestion", "worker", "write update-writer"),  # the group commit (and the outbox)
+    ("ingestion", "api", "publish updates."),  # the update's publish to its stream
+    ("ingestion", "worker", "consume ingestion-updates"),  # its batch's commit (and outbox)
     ("ingestion", "", "publish space."),  # the relay of the API or of the worker
     ("gateway", "api", "send messages.message.updated to sockets"),
     ("knowledge", "api", "consume "),  # knowledge's read model consumer

@@ -38,6 +38,8 @@ async def test_service_migrates_and_is_ready(service, database_factory, nats_url
         jobs_stream=f"SKELETON_{service.upper()}_{session_id}",
         jobs_subject=f"skeleton.{service}.{session_id}",
         jobs_durable=f"skeleton-{service}-{session_id}",
+        updates_stream=f"SKELETON_UPDATES_{service.upper()}_{session_id}",  # ingestion's
+        updates_subject=f"skeleton.updates.{service}.{session_id}",
         webhook_secret="skeleton-test-secret",
     )
     app = app_module.create_app(settings)

@@ -49,6 +49,9 @@ def settings(ingestion_db: str, nats_url: str, session_id: str) -> IngestionSett
         jobs_stream=f"TASKS_INGESTION_{session_id}",
         jobs_subject=f"tasks.ingestion.{session_id}",
         jobs_durable=f"ingestion-{session_id}",
+        updates_stream=f"UPDATES_INGESTION_{session_id}",
+        updates_subject=f"updates.ingestion.{session_id}",
+        updates_durable=f"ingestion-updates-{session_id}",
         webhook_secret=SECRET,
         job_retry_delay_seconds=0.2,
     )
@@ -62,6 +65,9 @@ def settings_env(settings: IngestionSettings) -> dict[str, str]:
         "jobs_stream",
         "jobs_subject",
         "jobs_durable",
+        "updates_stream",
+        "updates_subject",
+        "updates_durable",
         "job_retry_delay_seconds",
     )
     return {f"TT_INGESTION_{name.upper()}": str(getattr(settings, name)) for name in fields}

@@ -212,18 +212,26 @@ async def settled_events(
     return await wait_for(check)
 
 
-async def jobs_last_seq(js: JetStreamContext, settings: IngestionSettings) -> int:
-    return (await js.stream_info(settings.jobs_stream)).state.last_seq
+async def updates_last_seq(js: JetStreamContext, settings: IngestionSettings) -> int:
+    """The last sequence of the updates stream: how many updates were ever published to it."""
+    return (await js.stream_info(settings.updates_stream)).state.last_seq
 
 
-async def jobs_drained(js: JetStreamContext, settings: IngestionSettings) -> bool:
-    """Every queued job was run and acknowledged (the stream is a work queue)."""
+async def _work_queue_drained(js: JetStreamContext, stream: str, durable: str) -> bool:
     try:
-        stream = await js.stream_info(settings.jobs_stream)
-        consumer = await js.consumer_info(settings.jobs_stream, settings.jobs_durable)
+        info = await js.stream_info(stream)
+        consumer = await js.consumer_info(stream, durable)
     except NotFoundError:
         return False
-    return stream.state.messages == 0 and consumer.num_ack_pending == 0
+    return info.state.messages == 0 and consumer.num_ack_pending == 0
+
+
+async def drained(js: JetStreamContext, settings: IngestionSettings) -> bool:
+    """Every published update and every queued job was handled and acknowledged (both streams
+    are work queues)."""
+    return await _work_queue_drained(
+        js, settings.updates_stream, settings.updates_durable
+    ) and await _work_queue_drained(js, settings.jobs_stream, settings.jobs_durable)
 
 
 async def reserve_project_ids(engine: AsyncEngine, project_ids: itertools.count, n: int) -> None:

@@ -23,7 +23,7 @@ from .support import (
     bind_code,
     bound_project,
     create_project,
-    jobs_drained,
+    drained,
     new_chat_id,
     post_update,
     sample,
@@ -45,7 +45,7 @@ async def parked_for(client, chat_id: int) -> list[dict]:
 
 
 async def settle(js, settings) -> None:
-    await wait_for(lambda: jobs_drained(js, settings))
+    await wait_for(lambda: drained(js, settings))
 
 
 @pytest.mark.parametrize(
@@ -113,7 +113,7 @@ async def test_posting_the_code_binds_the_chat_and_releases_its_history(
     # Redelivered past the duplicate window, the /bind message is still no content.
     kicker = AsyncKicker(SAVE_TELEGRAM_MESSAGE, app.state.runtime.job_broker, labels={})
     await kicker.with_task_id(str(uuid.uuid4())).kiq(json.dumps(command))
-    await wait_for(lambda: jobs_drained(js, settings))
+    await wait_for(lambda: drained(js, settings))
     assert len(await stored_messages(engine, project_id)) == 2
 
     # Used once: posted in another chat, it is an ordinary message there.

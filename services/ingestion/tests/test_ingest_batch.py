@@ -1,11 +1,10 @@
-"""Storing a batch of updates in one transaction, over real PostgreSQL (and, for the writer,
-the real job stream its bind codes kick releases on): arrival order, dedupe inside a batch,
-redelivery, edit ordering, a poison update, bind codes in the middle of a batch."""
+"""Storing a batch of updates in one transaction, over real PostgreSQL (and the real job
+stream its bind codes kick releases on): arrival order, dedupe inside a batch, redelivery,
+edit ordering, bind codes in the middle of a batch. The worker's consumer of the stream, a
+poison update among them: `test_update_consumer.py`."""
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import json
 
 import pytest
@@ -13,10 +12,8 @@ from sqlalchemy import select
 
 from tasktracker.contracts.envelope import Envelope
 from tasktracker.ingestion.db.models import ParkedUpdate, User, outbox
-from tasktracker.ingestion.ingest import Outcome, PreparedUpdate, ingest_batch, prepare
-from tasktracker.ingestion.worker import UpdateWriter
-from tasktracker.servicekit.db import is_data_error, session_factory, transaction
-from tasktracker.servicekit.worker import WorkerRuntime
+from tasktracker.ingestion.ingest import Outcome, ingest_batch, prepare
+from tasktracker.servicekit.db import session_factory, transaction
 
 from .support import (
     bind_code,
@@ -129,31 +126,8 @@ async def test_a_bind_code_in_a_batch_parks_what_came_before_and_stores_what_cam
         assert list(parked) == [before["update_id"]]
 
 
-async def test_a_poison_update_fails_only_its_own_job(client, app, engine, settings):
-    """Through the worker's UpdateWriter: the batch fails, is stored again update by update,
-    and only the update PostgreSQL refuses fails its job (a data error: parked at once)."""
-    project_id, chat_id = await bound_project(client)
-    runtime = WorkerRuntime(settings.model_copy(update={"relay_enabled": False}))
-    await runtime.start()
-    writer = UpdateWriter(runtime, app.state.runtime.job_broker, settings)
-    try:
-        good = [prepare(text_message(chat_id, i)) for i in (70, 71, 73)]
-        bad = prepare(text_message(chat_id, 72))
-        # What a parser bug would hand over: an id beyond the column's 64 bits.
-        poison = PreparedUpdate(bad.payload, dataclasses.replace(bad.item, message_id=2**63))
-        batch = [good[0], good[1], poison, good[2]]
-        results = await asyncio.gather(*(writer.submit(u) for u in batch), return_exceptions=True)
-    finally:
-        await writer.close()
-        await runtime.stop()
-    assert results[:2] == [Outcome.stored, Outcome.stored]
-    assert is_data_error(results[2]), repr(results[2])
-    assert results[3] is Outcome.stored
-    assert [m.message_id for m in await stored_messages(engine, project_id)] == [70, 71, 73]
-    assert [e["message_id"] for e in await events(engine, project_id)] == [70, 71, 73]
-    assert writer.batches == 1 + len(batch)  # the batch, then each update alone
-
-
-def test_prepare_accepts_the_webhook_text_and_a_decoded_update():
+def test_prepare_accepts_the_webhook_bytes_text_and_a_decoded_update():
     update = sample("text", chat_id=new_chat_id())
-    assert prepare(json.dumps(update)) == prepare(update)
+    body = json.dumps(update)
+    assert prepare(body) == prepare(update) == prepare(body.encode())
+    assert prepare(b"\xef\xbb\xbf" + body.encode()) == prepare(update)  # a byte order mark

@@ -12,7 +12,7 @@ from tasktracker.ingestion.queue import SAVE_TELEGRAM_MESSAGE
 from .support import (
     bind,
     create_project,
-    jobs_drained,
+    drained,
     new_chat_id,
     post_update,
     sample,
@@ -93,7 +93,7 @@ async def test_redelivered_parked_update_is_parked_once(client, app, js, setting
     kicker = AsyncKicker(SAVE_TELEGRAM_MESSAGE, app.state.runtime.job_broker, labels={})
     for n in range(3):
         await kicker.with_task_id(f"redelivery-{n}-{chat_id}").kiq(update)
-    await wait_for(lambda: jobs_drained(js, settings))
+    await wait_for(lambda: drained(js, settings))
     assert len(await parked_for(client, chat_id)) == 1
 
 

@@ -1,4 +1,4 @@
-"""No 200 for an update that was not queued: when JetStream can't take the job, answer 503."""
+"""No 200 for an update that was not queued: when JetStream can't take it, answer 503."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def settings_for(settings: IngestionSettings, server: EmbeddedNats) -> Ingestion
     )
 
 
-async def queued_jobs(url: str, stream: str) -> int:
+async def queued(url: str, stream: str) -> int:
     connection = await nats.connect(url)
     try:
         return (await connection.jetstream().stream_info(stream)).state.messages
@@ -66,14 +66,14 @@ async def test_nats_down_is_503_and_the_retry_after_recovery_is_queued_once(sett
             return app.state.runtime.nats.is_connected
 
         await wait_for(runtime_reconnected)
-    assert await queued_jobs(private_nats.url, settings.jobs_stream) == 1
+    assert await queued(private_nats.url, settings.updates_stream) == 1
 
 
-async def test_missing_job_stream_is_503(settings, private_nats):
+async def test_missing_updates_stream_is_503(settings, private_nats):
     settings = settings_for(settings, private_nats)
     async with asgi_client(create_app(settings)) as client:
         connection = await nats.connect(private_nats.url)
-        await connection.jetstream().delete_stream(settings.jobs_stream)
+        await connection.jetstream().delete_stream(settings.updates_stream)
         await connection.close()
         response = await post_update(client, sample("text", chat_id=new_chat_id()))
         assert response.status_code == 503

@@ -13,29 +13,29 @@ from tasktracker.ingestion.settings import IngestionSettings, WebhookSecretMissi
 from .support import (
     HOSTILE,
     hostile_update,
-    jobs_last_seq,
     new_chat_id,
     new_update_id,
     post_update,
     sample,
+    updates_last_seq,
 )
 
 
 async def test_valid_update_is_queued_and_answered_200(client, js, settings):
-    before = await jobs_last_seq(js, settings)
+    before = await updates_last_seq(js, settings)
     response = await post_update(client, sample("text", chat_id=new_chat_id()))
     assert response.status_code == 200
     assert response.json() == {"ok": True}
-    assert await jobs_last_seq(js, settings) == before + 1
+    assert await updates_last_seq(js, settings) == before + 1
 
 
 @pytest.mark.parametrize("secret", [None, "", "wrong-secret", "test_webhook-secret_012345678"])
 async def test_missing_or_wrong_secret_is_401_and_nothing_queued(client, js, settings, secret):
-    before = await jobs_last_seq(js, settings)
+    before = await updates_last_seq(js, settings)
     response = await post_update(client, sample("text", chat_id=new_chat_id()), secret=secret)
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "unauthorized"
-    assert await jobs_last_seq(js, settings) == before
+    assert await updates_last_seq(js, settings) == before
 
 
 @pytest.mark.parametrize(
@@ -56,13 +56,13 @@ async def test_missing_or_wrong_secret_is_401_and_nothing_queued(client, js, set
     ],
 )
 async def test_malformed_body_is_400_and_nothing_queued(client, js, settings, body):
-    before = await jobs_last_seq(js, settings)
+    before = await updates_last_seq(js, settings)
     response = await post_update(client, body)
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == "bad_request"
     assert error["message"]
-    assert await jobs_last_seq(js, settings) == before
+    assert await updates_last_seq(js, settings) == before
 
 
 @pytest.mark.parametrize("case", list(HOSTILE))
@@ -71,10 +71,10 @@ async def test_an_update_holding_values_postgresql_cannot_store_is_queued(
 ):
     """Once refused with 400, which lost the update: the worker now repairs or records it."""
     update, _ = hostile_update(case, new_chat_id())
-    before = await jobs_last_seq(js, settings)
+    before = await updates_last_seq(js, settings)
     response = await post_update(client, update)
     assert response.status_code == 200, response.text
-    assert await jobs_last_seq(js, settings) == before + 1
+    assert await updates_last_seq(js, settings) == before + 1
 
 
 @pytest.mark.parametrize(
@@ -88,10 +88,10 @@ async def test_an_update_holding_values_postgresql_cannot_store_is_queued(
     ],
 )
 async def test_any_object_with_an_integer_update_id_is_queued(client, js, settings, body):
-    before = await jobs_last_seq(js, settings)
+    before = await updates_last_seq(js, settings)
     response = await post_update(client, body.replace(b"ID", str(new_update_id()).encode()))
     assert response.status_code == 200, response.text
-    assert await jobs_last_seq(js, settings) == before + 1
+    assert await updates_last_seq(js, settings) == before + 1
 
 
 @pytest.mark.parametrize("body", [b"[" * 100_000, b'{"update_id": 1, "x": ' + b"[" * 100_000])
@@ -102,17 +102,17 @@ async def test_nesting_too_deep_to_parse_is_400(client, body):
 
 
 async def test_oversized_body_is_413(client, js, settings):
-    before = await jobs_last_seq(js, settings)
+    before = await updates_last_seq(js, settings)
     update = sample("text", chat_id=new_chat_id(), text="x" * settings.webhook_max_body_bytes)
     response = await post_update(client, json.dumps(update).encode())
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "payload_too_large"
-    assert await jobs_last_seq(js, settings) == before
+    assert await updates_last_seq(js, settings) == before
 
 
 async def test_body_within_our_limit_but_over_the_nats_message_limit_is_413(client, js, settings):
     """NATS refuses messages over its max_payload (1 MiB by default) before storing them."""
-    before = await jobs_last_seq(js, settings)
+    before = await updates_last_seq(js, settings)
     update = sample("text", chat_id=new_chat_id(), text="")
     padding = settings.webhook_max_body_bytes - len(json.dumps(update).encode())
     update["message"]["text"] = "x" * padding
@@ -121,7 +121,7 @@ async def test_body_within_our_limit_but_over_the_nats_message_limit_is_413(clie
     response = await post_update(client, body)
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "payload_too_large"
-    assert await jobs_last_seq(js, settings) == before
+    assert await updates_last_seq(js, settings) == before
 
 
 async def test_oversized_streamed_body_without_length_is_413(client, settings):

@@ -16,12 +16,12 @@ from tasktracker.ingestion.storable import INT64_MAX, INT64_MIN
 
 from .support import (
     bound_project,
-    jobs_drained,
-    jobs_last_seq,
+    drained,
     post_update,
     sample,
     settled_events,
     stored_messages,
+    updates_last_seq,
     wait_for,
 )
 
@@ -67,16 +67,16 @@ async def test_same_update_posted_five_times_stores_one_message_one_event(
 ):
     project_id, chat_id = await bound_project(client)
     update = sample("text", chat_id=chat_id)
-    before = await jobs_last_seq(js, settings)
+    before = await updates_last_seq(js, settings)
     for _ in range(3):
         assert (await post_update(client, update)).status_code == 200
     concurrent = await asyncio.gather(post_update(client, update), post_update(client, update))
     assert [r.status_code for r in concurrent] == [200, 200]
-    # The job id comes from update_id: JetStream's duplicate window dropped the repeats.
-    assert await jobs_last_seq(js, settings) == before + 1
+    # The message id comes from update_id: JetStream's duplicate window dropped the repeats.
+    assert await updates_last_seq(js, settings) == before + 1
 
     await stored_count(engine, project_id)
-    await wait_for(lambda: jobs_drained(js, settings))
+    await wait_for(lambda: drained(js, settings))
     events = await settled_events(js, engine, project_id)
     assert len(await stored_messages(engine, project_id)) == 1
     assert len(events) == 1
@@ -85,13 +85,14 @@ async def test_same_update_posted_five_times_stores_one_message_one_event(
 async def test_redelivered_and_concurrent_jobs_store_one_message_one_event(
     client, app, engine, js, settings
 ):
-    """Past the duplicate window (or redelivered by JetStream) the worker itself dedups."""
+    """Past the duplicate window (or redelivered by JetStream) the worker itself dedups; and
+    `save_telegram_message` jobs, as an older API queued updates, are still run."""
     project_id, chat_id = await bound_project(client)
     update = sample("reply", chat_id=chat_id)
     broker = app.state.runtime.job_broker
     kicker = AsyncKicker(SAVE_TELEGRAM_MESSAGE, broker, labels={})
     await asyncio.gather(*(kicker.with_task_id(str(uuid.uuid4())).kiq(update) for _ in range(4)))
-    await wait_for(lambda: jobs_drained(js, settings))
+    await wait_for(lambda: drained(js, settings))
     rows = await stored_count(engine, project_id)
     events = await settled_events(js, engine, project_id)
     assert len(rows) == 1 and rows[0].reply_to_message_id == 1501
@@ -124,7 +125,7 @@ async def test_edits_out_of_order_newest_text_wins(client, engine, js, settings)
     await stored_count(engine, project_id)
     for late in (first, original):
         assert (await post_update(client, late)).status_code == 200
-    await wait_for(lambda: jobs_drained(js, settings))
+    await wait_for(lambda: drained(js, settings))
 
     [row] = await stored_messages(engine, project_id)
     assert row.text == "v3" and row.edited_at.timestamp() == 1718000120
@@ -139,7 +140,7 @@ async def test_edits_racing_each_other_leave_the_newest(client, app, engine, js,
         for n in range(1, 9)
     ]
     await asyncio.gather(*(post_update(client, update) for update in reversed(versions)))
-    await wait_for(lambda: jobs_drained(js, settings))
+    await wait_for(lambda: drained(js, settings))
     [row] = await stored_count(engine, project_id)
     assert row.text == "v8"
     events = await settled_events(js, engine, project_id)
@@ -206,7 +207,7 @@ async def test_other_update_kinds_are_acknowledged_and_counted(client, engine, j
     for name in ("my_chat_member", "unknown_kind"):
         update = sample(name, chat_id=0)
         assert (await post_update(client, update)).status_code == 200
-    await wait_for(lambda: jobs_drained(js, settings))
+    await wait_for(lambda: drained(js, settings))
 
     async def counted():
         skipped = (await client.get("/api/ingestion/stats")).json()["skipped_by_kind"]

@@ -1,5 +1,7 @@
-"""Batch consumers of the `space.>` stream: durable pull consumers that store a batch of
-events in one transaction and acknowledge it after the commit.
+"""Batch consumers of JetStream streams: durable pull consumers that store a batch of
+messages in one transaction and acknowledge it after the commit. Events of the `space.>`
+stream by default (decoded into their envelopes); any other message with a `decode` of its own
+(ingestion's raw webhook updates).
 
 nats-py's pull subscription is used directly, one `fetch` per batch: FastStream 0.7's batch
 loop (several short fetches per batch) was seen to lose fetched batches under load, which
@@ -13,14 +15,15 @@ JetStream then redelivered only after `ack_wait`.
   of one per handful of events. A lone event is stored after at most the linger plus the
   fetch wait (an idle fetch already waits out its own `fetch_wait_seconds`, counted in the
   linger). A full fetch (a backlog) is never held back.
-* Each event is decoded once, in one pass with the payload model its subject names
-  (`decode_published`); an event that does not decode is logged and acknowledged (never
-  retried).
+* Each message is decoded once (events: in one pass with the payload model its subject names,
+  `decode_published`); one that does not decode is logged and acknowledged (never retried).
 * While the database is unreachable the batch is handed back with a delay that doubles up to
   a maximum, and nothing new is fetched meanwhile (no tight loop of failing connections).
-* A batch PostgreSQL refuses is stored one event at a time; an event that still fails is
-  logged with its stream sequence (the stream keeps it) and acknowledged, so it cannot hold
-  back the events after it.
+* A batch PostgreSQL refuses is stored one message at a time; one that still fails is handed
+  back for another try after a doubling delay while it has tries left (`max_tries`, counted
+  by JetStream's deliveries), else it is parked: given to `park` (ingestion: its dead-letter
+  stream) or, without one, logged with its stream sequence (the `space.>` stream keeps it).
+  Either way it is acknowledged and cannot hold back the messages after it.
 """
 
 from __future__ import annotations
@@ -29,10 +32,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import nats
 from nats.aio.client import Client
@@ -46,13 +49,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tasktracker.contracts.envelope import Envelope
 from tasktracker.contracts.events import EventPayload, decode_published
 from tasktracker.servicekit import db, tracing
+from tasktracker.servicekit.job_errors import is_permanent
 from tasktracker.servicekit.lag import ConsumerLagSampler
 from tasktracker.servicekit.logs import bind_log_context
 from tasktracker.servicekit.metrics import CONSUMED_EVENTS, CONSUMER_BATCH_DURATION
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[AsyncSession, list[Envelope[EventPayload]]], Awaitable[None]]
+T = TypeVar("T")
+Handler = Callable[[AsyncSession, list[T]], Awaitable[None]]
+# Parks a message that failed its last try (e.g. on a dead-letter stream); raises when it
+# cannot, and the message is then handed back instead of acknowledged.
+Park = Callable[[Msg, T, BaseException], Awaitable[None]]
 # NATS being away or the consumer not (yet) there: wait and try again, never give up.
 _NATS_TROUBLE = (ConnectionClosedError, NoServersError, ServiceUnavailableError, APIError)
 
@@ -71,6 +79,11 @@ class ConsumerOptions:
     ack_wait_seconds: float = 30
     outage_delay_seconds: float = 0.5
     outage_max_delay_seconds: float = 15
+    # A message that fails alone is tried again, after a doubling delay, until it has been
+    # delivered this often; then parked. 1: parked at its first failure.
+    max_tries: int = 1
+    retry_delay_seconds: float = 1.0
+    retry_max_delay_seconds: float = 60.0
     start_time: datetime | None = None  # where a new consumer starts; None: the whole stream
 
     def consumer_config(self) -> ConsumerConfig:
@@ -103,7 +116,12 @@ class OutageBackoff:
         self._failures = 0
 
 
-def decode(msg: Msg) -> Envelope[EventPayload] | None:
+def retry_delay(options: ConsumerOptions, tries: int) -> float:
+    """Before the try after `tries` failed ones: doubling from the base up to the maximum."""
+    return min(options.retry_delay_seconds * 2 ** (tries - 1), options.retry_max_delay_seconds)
+
+
+def decode_event(msg: Msg) -> Envelope[EventPayload] | None:
     """The typed envelope, or None (logged) for bytes that are no valid event."""
     try:
         return decode_published(msg.data, msg.subject)
@@ -115,20 +133,32 @@ def decode(msg: Msg) -> Envelope[EventPayload] | None:
         return None
 
 
-class BatchConsumer:
-    """One durable consumer: fetch, decode, store in one transaction, ack."""
+class BatchConsumer(Generic[T]):
+    """One durable consumer: fetch, decode, store in one transaction, ack.
+
+    Without `decode`, the messages are `space.>` events (`Envelope`s, only the options'
+    `event_types`); with it, whatever it makes of a message (None: skipped). `trace_context`
+    gives an item's W3C trace headers, which the batch's span continues; `park` takes a
+    message that failed its last try."""
 
     def __init__(
         self,
         stream: str,
         options: ConsumerOptions,
-        handler: Handler,
+        handler: Handler[T],
         sessions: async_sessionmaker[AsyncSession],
+        *,
+        decode: Callable[[Msg], T | None] | None = None,
+        trace_context: Callable[[T], Mapping[str, str] | None] | None = None,
+        park: Park[T] | None = None,
     ) -> None:
         self.stream = stream
         self.options = options
         self.handler = handler
         self.sessions = sessions
+        self.decode: Callable[[Msg], T | None] = decode or self._decode_event  # type: ignore[assignment]
+        self.trace_context = trace_context or _envelope_trace_context
+        self.park = park
         self.backoff = OutageBackoff(options.outage_delay_seconds, options.outage_max_delay_seconds)
 
     async def run(self, js: JetStreamContext, stop: asyncio.Event) -> None:
@@ -186,73 +216,101 @@ class BatchConsumer:
             await js.add_consumer(self.stream, config=self.options.consumer_config())
         return await js.pull_subscribe_bind(self.options.durable, stream=self.stream)
 
+    def _decode_event(self, msg: Msg) -> Envelope[EventPayload] | None:
+        wanted = self.options.event_types
+        if wanted is not None and _event_type(msg.subject) not in wanted:
+            return None
+        return decode_event(msg)
+
     async def handle(self, msgs: list[Msg], stop: asyncio.Event) -> None:
         """Store the batch; every message ends acked, or nak'ed for a later delivery."""
-        events: list[tuple[Msg, Envelope[EventPayload]]] = []
-        wanted = self.options.event_types
+        items: list[tuple[Msg, T]] = []
         for msg in msgs:
-            envelope = None
-            if wanted is None or _event_type(msg.subject) in wanted:
-                envelope = decode(msg)
-            if envelope is None:
+            item = self.decode(msg)
+            if item is None:
                 await msg.ack()
             else:
-                events.append((msg, envelope))
-        if skipped := len(msgs) - len(events):
+                items.append((msg, item))
+        if skipped := len(msgs) - len(items):
             CONSUMED_EVENTS.labels(self.name, "skipped").inc(skipped)
         started = time.perf_counter()
         try:
-            await self._store([e for _, e in events])
+            await self._store([item for _, item in items])
         except Exception as error:
             if db.is_database_unavailable(error):
-                await self._wait_out(error, [m for m, _ in events], stop)
+                await self._wait_out(error, [m for m, _ in items], stop)
                 return
-            log.info("consumer %s: batch refused (%r); one event at a time", self.name, error)
-            await self._one_by_one(events, stop)
+            log.info("consumer %s: batch refused (%r); one at a time", self.name, error)
+            await self._one_by_one(items, stop)
             return
-        for msg, _ in events:
+        for msg, _ in items:
             await msg.ack()
-        if events:
+        if items:
             CONSUMER_BATCH_DURATION.labels(self.name).observe(time.perf_counter() - started)
-            CONSUMED_EVENTS.labels(self.name, "stored").inc(len(events))
+            CONSUMED_EVENTS.labels(self.name, "stored").inc(len(items))
         self.backoff.reset()
 
     @property
     def name(self) -> str:
         return self.options.durable
 
-    async def _store(self, envelopes: list[Envelope[EventPayload]]) -> None:
-        if not envelopes:
+    async def _store(self, items: list[T]) -> None:
+        if not items:
             return
         with tracing.batch_span(
-            f"consume {self.name}", (envelope.trace_context for envelope in envelopes)
+            f"consume {self.name}", (self.trace_context(item) for item in items)
         ):
             async with db.transaction(self.sessions) as session:
-                await self.handler(session, envelopes)
+                await self.handler(session, items)
 
-    async def _one_by_one(
-        self, events: list[tuple[Msg, Envelope[EventPayload]]], stop: asyncio.Event
-    ) -> None:
-        for index, (msg, envelope) in enumerate(events):
+    async def _one_by_one(self, items: list[tuple[Msg, T]], stop: asyncio.Event) -> None:
+        for index, (msg, item) in enumerate(items):
             try:
-                await self._store([envelope])
+                await self._store([item])
             except Exception as error:
                 if db.is_database_unavailable(error):
-                    await self._wait_out(error, [m for m, _ in events[index:]], stop)
+                    await self._wait_out(error, [m for m, _ in items[index:]], stop)
                     return
-                log.error(
-                    "consumer %s: parked event %s (%s, stream sequence %d): %r",
-                    self.name,
-                    envelope.id,
-                    msg.subject,
-                    msg.metadata.sequence.stream,
-                    error,
-                )
-                CONSUMED_EVENTS.labels(self.name, "poison").inc()
-            else:
-                CONSUMED_EVENTS.labels(self.name, "stored").inc()
+                await self._retry_or_park(msg, item, error)
+                continue
+            CONSUMED_EVENTS.labels(self.name, "stored").inc()
             await msg.ack()
         self.backoff.reset()
+
+    async def _retry_or_park(self, msg: Msg, item: T, error: BaseException) -> None:
+        """Hand a message that failed alone back for a later try, or park and ack it."""
+        tries = msg.metadata.num_delivered or 1
+        sequence = msg.metadata.sequence.stream
+        if tries < self.options.max_tries and not is_permanent(error):
+            delay = retry_delay(self.options, tries)
+            log.warning(
+                "consumer %s: stream sequence %d failed (try %d, again in %.1f s): %r",
+                self.name,
+                sequence,
+                tries,
+                delay,
+                error,
+            )
+            CONSUMED_EVENTS.labels(self.name, "retried").inc()
+            await msg.nak(delay=delay)
+            return
+        log.error(
+            "consumer %s: parked stream sequence %d (%s) after %d tries: %r",
+            self.name,
+            sequence,
+            msg.subject,
+            tries,
+            error,
+        )
+        if self.park is not None:
+            try:
+                await self.park(msg, item, error)
+            except Exception as park_error:  # not acknowledged: it comes back, is tried again
+                log.error("consumer %s: could not park it (%r)", self.name, park_error)
+                await msg.nak(delay=retry_delay(self.options, tries))
+                return
+        CONSUMED_EVENTS.labels(self.name, "poison").inc()
+        await msg.ack()
 
     async def _wait_out(self, error: BaseException, msgs: list[Msg], stop: asyncio.Event) -> None:
         delay = self.backoff.next_delay()
@@ -265,9 +323,9 @@ class BatchConsumer:
 
 
 class EventConsumers:
-    """A service's batch consumers on a NATS connection of their own, run as tasks of the
-    API process: `start()` and `stop()` as the runtime calls them. `stop()` lets the batch in
-    hand finish and be acknowledged."""
+    """A service's batch consumers, run as tasks of the process (an API's, or the ingestion
+    worker's) on a NATS connection of their own unless given one: `start()` and `stop()` as
+    the runtime calls them. `stop()` lets the batch in hand finish and be acknowledged."""
 
     def __init__(
         self,
@@ -287,16 +345,19 @@ class EventConsumers:
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
-    async def start(self) -> None:
+    async def start(self, js: JetStreamContext | None = None) -> None:
+        """On a connection of their own, or on `js`: a process's connection that serves
+        other work too (the ingestion worker's), which `stop()` leaves open."""
         self._stop.clear()
-        self._client = await nats.connect(
-            self.nats_url,
-            name=self.client_name,
-            max_reconnect_attempts=-1,
-            reconnect_time_wait=0.5,
-            **self.credentials,
-        )
-        js = self._client.jetstream()
+        if js is None:
+            self._client = await nats.connect(
+                self.nats_url,
+                name=self.client_name,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=0.5,
+                **self.credentials,
+            )
+            js = self._client.jetstream()
         self._tasks = [
             asyncio.create_task(consumer.run(js, self._stop), name=f"consumer {consumer.name}")
             for consumer in self.consumers
@@ -333,3 +394,7 @@ def _event_type(subject: str) -> str:
     """`space.<project>.<topic>.<event_type>`; an event type may itself hold dots."""
     parts = subject.split(".", 3)
     return parts[3] if len(parts) == 4 else ""
+
+
+def _envelope_trace_context(envelope: Any) -> Mapping[str, str] | None:
+    return envelope.trace_context

@@ -93,6 +93,7 @@ class JobBroker(PullBasedJetStreamBroker):
         self._deliveries: dict[tuple[str, str], list[_Delivery]] = {}
         self._heartbeats: asyncio.Task[None] | None = None
         self._ready: deque[Msg] = deque()  # fetched, due, not yet handed to taskiq
+        self._before_close: list[Callable[[], Awaitable[None]]] = []
         # nats-py gives up after 60 reconnect attempts (~2 min) and the client stays closed:
         # every later kick would fail. Reconnect forever, like natsconn.connect().
         kwargs.setdefault("max_reconnect_attempts", -1)
@@ -124,7 +125,17 @@ class JobBroker(PullBasedJetStreamBroker):
         await super().startup()
         await self._ensure_dead_letter_stream()
 
+    def before_close(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Run `hook` when the broker shuts down, before its connection closes (taskiq's
+        shutdown handlers run after): work that still kicks jobs or parks on it stops there."""
+        self._before_close.append(hook)
+
     async def shutdown(self) -> None:
+        for hook in self._before_close:
+            try:
+                await hook()
+            except Exception:
+                log.exception("stopping before the job broker closes failed")
         if self._heartbeats is not None:
             self._heartbeats.cancel()
             self._heartbeats = None

@@ -81,7 +81,7 @@ CONSUMER_ACK_PENDING = Gauge(
 )
 CONSUMED_EVENTS = Counter(
     "tt_consumer_events",
-    "Events a batch consumer handled: stored, skipped (not wanted or invalid), poison.",
+    "Messages a batch consumer handled: stored, skipped (not wanted or invalid), retried, poison.",
     ["consumer", "outcome"],
 )
 CONSUMER_BATCH_DURATION = Histogram(

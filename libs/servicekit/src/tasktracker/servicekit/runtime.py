@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 
 from faststream.nats import NatsBroker
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+from nats.js.api import StreamConfig
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tasktracker.servicekit import db
@@ -18,7 +19,7 @@ from tasktracker.servicekit.jobs import JobBroker
 from tasktracker.servicekit.natsconn import connect, nats_check
 from tasktracker.servicekit.relay import OutboxRelay
 from tasktracker.servicekit.settings import ServiceSettings
-from tasktracker.servicekit.stream import ensure_space_stream
+from tasktracker.servicekit.stream import ensure_space_stream, ensure_stream
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,8 @@ class ServiceRuntime:
     `event_broker` (FastStream) subscribes to facts; `job_broker` (TaskIQ) is started here
     only to kick jobs — workers run in their own process. With `database_required=False` (an
     API whose essential route needs only NATS, like a webhook that queues jobs) a PostgreSQL
-    outage is reported by `/readyz` but does not take the process out of service.
+    outage is reported by `/readyz` but does not take the process out of service. `streams`:
+    the service's own streams besides `space.>`, created at start when missing.
     """
 
     def __init__(
@@ -39,8 +41,10 @@ class ServiceRuntime:
         event_broker: NatsBroker | None = None,
         job_broker: JobBroker | None = None,
         database_required: bool = True,
+        streams: Sequence[StreamConfig] = (),
     ) -> None:
         self.settings = settings
+        self.streams = list(streams)
         self.database_required = database_required
         self.event_broker = event_broker
         self.job_broker = job_broker
@@ -66,6 +70,8 @@ class ServiceRuntime:
         )
         self.js = self.nats.jetstream()
         await ensure_space_stream(self.js, self.settings)
+        for stream in self.streams:
+            await ensure_stream(self.js, stream)
         if self.settings.relay_enabled:
             self.relay = OutboxRelay(
                 database_url=self.settings.database_url,

@@ -1,4 +1,5 @@
-"""The one `space.>` JetStream stream: the event log every service and the gateway read."""
+"""The one `space.>` JetStream stream: the event log every service and the gateway read; and
+`ensure_stream` for a service's other streams (e.g. ingestion's stream of webhook updates)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ import logging
 
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, StorageType, StreamConfig
-from nats.js.errors import NotFoundError
+from nats.js.errors import BadRequestError, NotFoundError
 
 from tasktracker.contracts.subjects import STREAM_SUBJECT
 from tasktracker.servicekit.settings import NatsSettings
 
 log = logging.getLogger(__name__)
+
+STREAM_NAME_IN_USE = 10058  # JetStream API error code: a stream of that name exists
 
 
 def space_stream_config(settings: NatsSettings) -> StreamConfig:
@@ -51,3 +54,19 @@ async def ensure_space_stream(js: JetStreamContext, settings: NatsSettings) -> N
             found,
             wanted,
         )
+
+
+async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
+    """Create the stream if missing; an existing one is left as it is (an operator may have
+    created it with replicas, deploy/README.md). Every process that publishes to it or
+    consumes it calls this at start, so neither depends on the other having started."""
+    try:
+        await js.stream_info(config.name or "")
+    except NotFoundError:
+        try:
+            await js.add_stream(config=config)
+        except BadRequestError as exc:  # another process created it meanwhile
+            if exc.err_code != STREAM_NAME_IN_USE:
+                raise
+        else:
+            log.info("created stream %s on %s", config.name, config.subjects)

@@ -9,21 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from nats.aio.client import Client
+from nats.js.api import StreamConfig
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from taskiq import AckableMessage, TaskiqEvents, TaskiqState
 from taskiq.receiver import Receiver
 
 from tasktracker.servicekit import db, heap
+from tasktracker.servicekit.consumers import EventConsumers
 from tasktracker.servicekit.jobs import JobBroker
 from tasktracker.servicekit.lag import ConsumerLagSampler
 from tasktracker.servicekit.metrics import serve_worker_metrics
 from tasktracker.servicekit.natsconn import connect
 from tasktracker.servicekit.relay import OutboxRelay
 from tasktracker.servicekit.settings import ServiceSettings
-from tasktracker.servicekit.stream import ensure_space_stream
+from tasktracker.servicekit.stream import ensure_space_stream, ensure_stream
 
 
 class JobReceiver(Receiver):
@@ -58,10 +61,24 @@ class JobReceiver(Receiver):
 
 
 class WorkerRuntime:
-    """Started on the worker's startup event, stopped on its shutdown event."""
+    """Started on the worker's startup event, stopped on its shutdown event.
 
-    def __init__(self, settings: ServiceSettings) -> None:
+    `consumers`, given the started runtime (its `sessions`), builds batch consumers that run
+    beside the jobs on the runtime's NATS connection; `streams` are created when missing
+    before they start. Stopping lets their batches in hand finish before the database goes.
+    """
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        consumers: Callable[[WorkerRuntime], EventConsumers] | None = None,
+        streams: Sequence[StreamConfig] = (),
+    ) -> None:
         self.settings = settings
+        self._build_consumers = consumers
+        self.streams = list(streams)
+        self.consumers: EventConsumers | None = None
         self.engine: AsyncEngine | None = None
         self._sessions: async_sessionmaker[AsyncSession] | None = None
         self._nats: Client | None = None
@@ -71,6 +88,8 @@ class WorkerRuntime:
 
     def attach(self, broker: JobBroker) -> None:
         broker.add_event_handler(TaskiqEvents.WORKER_STARTUP, self.start)
+        # the consumers may kick jobs and park on the broker's connection: they stop first
+        broker.before_close(self.stop_consumers)
         broker.add_event_handler(TaskiqEvents.WORKER_SHUTDOWN, self.stop)
 
     @property
@@ -88,7 +107,7 @@ class WorkerRuntime:
         # and runs again on a fresh connection.
         self.engine = db.create_engine(self.settings.database_url, pre_ping=False)
         self._sessions = db.session_factory(self.engine)
-        if self.settings.relay_enabled:
+        if self.settings.relay_enabled or self._build_consumers is not None:
             self._nats = await connect(
                 self.settings.nats_url,
                 f"{self.settings.service_name}-worker",
@@ -96,22 +115,35 @@ class WorkerRuntime:
             )
             js = self._nats.jetstream()
             await ensure_space_stream(js, self.settings)
-            relay = OutboxRelay(
-                database_url=self.settings.database_url,
-                js=js,
-                batch_size=self.settings.relay_batch_size,
-                poll_seconds=self.settings.relay_poll_seconds,
-                service=self.settings.service_name,
-            )
-            self._relay = asyncio.create_task(relay.run(self._stop), name="relay")
+            for stream in self.streams:
+                await ensure_stream(js, stream)
+            if self.settings.relay_enabled:
+                relay = OutboxRelay(
+                    database_url=self.settings.database_url,
+                    js=js,
+                    batch_size=self.settings.relay_batch_size,
+                    poll_seconds=self.settings.relay_poll_seconds,
+                    service=self.settings.service_name,
+                )
+                self._relay = asyncio.create_task(relay.run(self._stop), name="relay")
             # the job queue's lag: jobs waiting in the stream, jobs in flight
             jobs = [(self.settings.jobs_stream, self.settings.jobs_durable)]
             lag = ConsumerLagSampler(js, jobs)
             self._lag = asyncio.create_task(lag.run(self._stop), name="job lag")
+            if self._build_consumers is not None:
+                self.consumers = self._build_consumers(self)
+                await self.consumers.start(js)
         heap.freeze_startup_heap()
+
+    async def stop_consumers(self) -> None:
+        """The batch in hand is stored and acked, or handed back; nothing more is fetched."""
+        if self.consumers is not None:
+            await self.consumers.stop()
+            self.consumers = None
 
     async def stop(self, state: TaskiqState | None = None) -> None:
         self._stop.set()
+        await self.stop_consumers()
         if self._relay is not None:
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(self._relay, 5)

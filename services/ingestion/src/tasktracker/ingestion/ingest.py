@@ -1,7 +1,7 @@
 """What becomes of updates, decided inside the caller's one transaction — a batch at a time.
 
 An update is made storable (`storable_document`) and parsed once (`normalize_update`) by
-`prepare`, in the job that carries it. A chat message is stored into the project its chat is
+`prepare`, in the worker that fetched it. A chat message is stored into the project its chat is
 bound to (message, user, profile and the `message.updated` event together), parked when the
 chat is bound to no project, or — when it posts a binding code — binds its chat and is not
 stored. Other kinds, and messages that can't be stored as what they are, are recorded as
@@ -46,8 +46,11 @@ class PreparedUpdate:
     item: IncomingMessage | IgnoredUpdate | UnusableUpdate
 
 
-def prepare(update: dict[str, Any] | str) -> PreparedUpdate:
-    """The webhook's body (JSON text; a decoded dict is accepted too), parsed once. Pure."""
+def prepare(update: bytes | str | dict[str, Any]) -> PreparedUpdate:
+    """The webhook's body (UTF-8 bytes as received, or JSON text; a decoded dict is accepted
+    too), parsed once. Pure."""
+    if isinstance(update, bytes):
+        update = update.decode("utf-8-sig")  # as the webhook checked it
     decoded = json.loads(update) if isinstance(update, str) else update
     payload = storable_document(decoded)
     return PreparedUpdate(payload, normalize_update(payload))

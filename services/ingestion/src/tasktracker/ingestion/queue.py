@@ -1,8 +1,8 @@
 """The service's jobs: their names, their ids and how they are kicked.
 
-`save_telegram_message` carries the webhook's body as it came (JSON text): the worker parses it
-once. Re-encoding a decoded update could fail (an unpaired surrogate can't be written as UTF-8),
-and such an update must still be queued and recorded, not refused.
+Telegram's updates are no jobs (`updates.py`); `save_telegram_message` is the task that older
+APIs queued them as, and the form a parked update takes on the dead-letter stream (its
+argument the webhook's body as JSON text).
 """
 
 from __future__ import annotations
@@ -16,20 +16,6 @@ from taskiq.kicker import AsyncKicker
 SAVE_TELEGRAM_MESSAGE = "save_telegram_message"
 RELEASE_PARKED = "release_parked"
 IMPORT_HISTORY = "import_history"
-
-
-def job_id(update_id: int) -> str:
-    """One id per update: JetStream's duplicate window drops a Telegram retry of it."""
-    return f"telegram-update-{update_id}"
-
-
-async def enqueue_update(broker: AsyncBroker, update_id: int, body: str) -> None:
-    """Publish the job and wait for JetStream's PubAck: when this returns, it is stored.
-
-    Raises taskiq's SendTaskError when the broker does not accept it.
-    """
-    kicker: AsyncKicker[Any, Any] = AsyncKicker(SAVE_TELEGRAM_MESSAGE, broker, labels={})
-    await kicker.with_task_id(job_id(update_id)).kiq(body)
 
 
 async def enqueue_release(broker: AsyncBroker, chat_id: int) -> None:

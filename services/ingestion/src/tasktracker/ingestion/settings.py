@@ -26,23 +26,30 @@ class IngestionSettings(ServiceSettings):
     jobs_stream: str = "TASKS_INGESTION"
     jobs_subject: str = "tasks.ingestion"
     jobs_durable: str = "ingestion-workers"
+    # Telegram's updates: the webhook publishes each body to this work-queue stream, the
+    # worker consumes it in batches with this durable (`updates.py`, `update_consumer.py`).
+    updates_stream: str = "UPDATES_INGESTION"
+    updates_subject: str = "updates.ingestion"
+    updates_durable: str = "ingestion-updates"
 
     # The value Telegram sends in X-Telegram-Bot-Api-Secret-Token (setWebhook's secret_token).
     webhook_secret: SecretStr | None = None
     # Accept webhook calls without a secret. Only for local experiments.
     webhook_open: bool = False
     webhook_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
-    # How long the webhook waits for JetStream to acknowledge the job before answering 503.
+    # How long the webhook waits for JetStream to acknowledge the update before answering 503.
     webhook_enqueue_timeout_seconds: float = Field(default=2.0, gt=0)
     # How long a chat binding code stays valid.
     bind_code_ttl_seconds: int = Field(default=900, ge=60, le=7 * 24 * 3600)
     # Parked updates of a newly bound chat are released this many per transaction.
     release_chunk_size: int = Field(default=200, ge=1, le=10_000)
-    # The worker stores the updates its running jobs hand in together: at most this many per
-    # transaction (a message row binds 14 parameters, PostgreSQL takes 32,767 per statement)...
+    # The worker fetches updates and stores each fetch in one transaction: at most this many
+    # (a message row binds 14 parameters, PostgreSQL takes 32,767 per statement)...
     store_batch_max_items: int = Field(default=250, ge=1, le=1000)
-    # ...or, when fewer wait, those that arrived this long after the first.
-    store_batch_max_delay_seconds: float = Field(default=0.002, ge=0, le=1)
+    # ...and a fetch that brought fewer is topped up once with what arrived until this long
+    # after it began (an idle worker's fetch gathers that long): a trickle costs a transaction
+    # per linger, not one per update, and an update waits at most about this long.
+    store_batch_linger_seconds: float = Field(default=0.025, ge=0, le=1)
 
     # A chat history import (a Telegram Desktop `result.json`) is refused with 413 above this.
     import_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)

@@ -1,23 +1,24 @@
-"""The ingestion service's TaskIQ broker and jobs (run with `tasktracker-ingestion worker`).
+"""The ingestion worker (`tasktracker-ingestion worker`): Telegram's updates, consumed from
+their stream as fetched batches (`update_consumer.py`), and the service's TaskIQ jobs:
+`release_parked` and `import_history`.
 
-`save_telegram_message` stays one job per update (retries, outage waits and dead letters are
-per job), but jobs don't write alone: each parses its update and hands it to the worker's
-`BatchWriter`, which stores whatever the concurrently running jobs handed in, in arrival
-order, in one transaction (`ingest_batch`), and answers each job with its own outcome. A batch
-that fails is stored again one update at a time, so only the bad update's job fails.
+Updates were once a `save_telegram_message` job each; the webhook now publishes them to a
+stream of their own (`updates.py` says why). The task stays registered so that jobs an older
+API queued still drain, and so that `requeue-parked` brings back a parked update (the
+consumer parks an update as such a job). It stores its update alone: a job of it is rare.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from functools import partial
 from typing import Annotated, Any
 
-from taskiq import AsyncBroker, Context, TaskiqDepends, TaskiqEvents, TaskiqState
+from taskiq import Context, TaskiqDepends
 
 from tasktracker.ingestion.binding import release_chunk
 from tasktracker.ingestion.history import run_import
-from tasktracker.ingestion.ingest import Outcome, PreparedUpdate, ingest_batch, prepare
+from tasktracker.ingestion.ingest import ingest_update
 from tasktracker.ingestion.queue import (
     IMPORT_HISTORY,
     RELEASE_PARKED,
@@ -26,46 +27,24 @@ from tasktracker.ingestion.queue import (
     enqueue_release,
 )
 from tasktracker.ingestion.settings import IngestionSettings
+from tasktracker.ingestion.update_consumer import update_consumers
+from tasktracker.ingestion.updates import updates_stream_config
 from tasktracker.servicekit import db
-from tasktracker.servicekit.batching import BatchWriter
-from tasktracker.servicekit.job_errors import must_wait
 from tasktracker.servicekit.jobs import JobBroker, make_job_broker
 from tasktracker.servicekit.worker import WorkerRuntime
 
 log = logging.getLogger(__name__)
 
 
-class UpdateWriter(BatchWriter[PreparedUpdate, Outcome]):
-    """Stores updates handed in by `save_telegram_message` jobs, a batch per transaction."""
-
-    def __init__(
-        self, runtime: WorkerRuntime, broker: AsyncBroker, settings: IngestionSettings
-    ) -> None:
-        super().__init__(
-            self.store,
-            max_items=settings.store_batch_max_items,
-            max_delay=settings.store_batch_max_delay_seconds,
-            split=lambda error: not must_wait(error),  # an outage is no update's fault
-            name="update-writer",
-        )
-        self._runtime = runtime
-        self._broker = broker
-
-    async def store(self, batch: Sequence[PreparedUpdate]) -> list[Outcome]:
-        async with db.transaction(self._runtime.sessions) as session:
-            return await ingest_batch(session, batch, release=self._release)
-
-    async def _release(self, chat_id: int) -> None:
-        await enqueue_release(self._broker, chat_id)
-
-
 async def save_telegram_message(
     update: dict[str, Any] | str, context: Annotated[Context, TaskiqDepends()]
 ) -> str:
     """Store one Telegram update (the webhook's JSON body; a decoded dict is accepted too):
-    message, user, profile and event, committed with the other updates of its batch."""
-    writer: UpdateWriter = context.state.update_writer
-    outcome = await writer.submit(prepare(update))
+    message, user, profile and event, in a transaction of its own."""
+    runtime: WorkerRuntime = context.state.runtime
+    release = partial(enqueue_release, context.broker)
+    async with db.transaction(runtime.sessions) as session:
+        outcome = await ingest_update(session, update, release=release)
     log.debug("update: %s", outcome)
     return str(outcome)
 
@@ -112,16 +91,14 @@ async def import_history(import_id: int, context: Annotated[Context, TaskiqDepen
 
 def build_broker(settings: IngestionSettings) -> JobBroker:
     broker = make_job_broker(settings)
-    runtime = WorkerRuntime(settings)
-    writer = UpdateWriter(runtime, broker, settings)
-
-    async def close_writer(state: TaskiqState) -> None:
-        await writer.close()  # before the runtime's shutdown disposes of the database
-
-    broker.add_event_handler(TaskiqEvents.WORKER_SHUTDOWN, close_writer)
+    runtime = WorkerRuntime(
+        settings,
+        consumers=update_consumers(settings, broker),
+        streams=[updates_stream_config(settings)],
+    )
     runtime.attach(broker)
     broker.state.runtime = runtime
-    broker.state.update_writer = writer
+    # Jobs an older API queued, and parked updates `requeue-parked` kicks again.
     broker.register_task(save_telegram_message, task_name=SAVE_TELEGRAM_MESSAGE)
     broker.register_task(release_parked, task_name=RELEASE_PARKED)
     broker.register_task(import_history, task_name=IMPORT_HISTORY)

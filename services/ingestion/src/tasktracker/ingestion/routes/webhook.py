@@ -1,10 +1,11 @@
-"""`POST /webhook/telegram`: authenticate, check, enqueue, answer. No database work here.
+"""`POST /webhook/telegram`: authenticate, check, publish, answer. No database work here.
 
 Nothing about an update's content is checked here: any JSON object with an integer
-`update_id` is queued as it came and parsed once, by the worker, leniently (`domain.py`). A
-Telegram update answered with a 4xx is lost, and the Bot API grows every few months. A 200
-means the update is stored in JetStream (the publish waited for its PubAck); when the broker
-doesn't accept it in time the answer is 503, and Telegram delivers it again.
+`update_id` is published as it came (its bytes, to the updates stream: `updates.py`) and
+parsed once more, by the worker, leniently (`domain.py`). A Telegram update answered with a
+4xx is lost, and the Bot API grows every few months. A 200 means the update is stored in
+JetStream (the publish waited for its PubAck); when JetStream doesn't take it in time the
+answer is 503, and Telegram delivers it again.
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ import logging
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from nats.errors import Error as NatsError
 from nats.errors import MaxPayloadError
 from pydantic import BaseModel
-from taskiq.exceptions import SendTaskError
 
 from tasktracker.contracts.errors import ErrorCode
-from tasktracker.ingestion.queue import enqueue_update
 from tasktracker.ingestion.settings import IngestionSettings
+from tasktracker.ingestion.updates import publish_update
 from tasktracker.servicekit.errors import ApiError
 from tasktracker.servicekit.openapi import error_responses
 from tasktracker.servicekit.runtime import ServiceRuntime
@@ -75,19 +76,21 @@ TELEGRAM_UPDATE = {
 )
 async def telegram_webhook(request: Request) -> Response:
     # Served ahead of FastAPI's router (`servicekit.direct`), so it takes only the request.
-    # The broker waits `webhook_enqueue_timeout_seconds` for the PubAck, then gives up.
+    # The publish waits `webhook_enqueue_timeout_seconds` for the PubAck, then gives up.
     runtime: ServiceRuntime = request.app.state.runtime
     settings: IngestionSettings = runtime.settings  # type: ignore[assignment]
     check_secret(settings, request.headers.get(SECRET_HEADER))
     body = await read_body(request, settings.webhook_max_body_bytes)
-    update_id, text = parse_update(body)
+    update_id = parse_update(body)
+    if runtime.nats is None or runtime.js is None:  # not started, or stopping
+        raise not_queued(update_id, RuntimeError("no NATS connection"))
     try:
-        await enqueue_update(runtime.job_broker, update_id, text)
-    except SendTaskError as exc:
-        if isinstance(exc.__cause__, MaxPayloadError):  # NATS's message limit, below ours
-            message = "update is larger than the job queue accepts"
-            raise ApiError(413, ErrorCode.payload_too_large, message) from None
-        raise not_queued(update_id, exc.__cause__ or exc) from exc
+        await publish_update(runtime.nats, runtime.js, settings, update_id, body)
+    except MaxPayloadError:  # NATS's message limit, below ours
+        message = "update is larger than the update queue accepts"
+        raise ApiError(413, ErrorCode.payload_too_large, message) from None
+    except (NatsError, TimeoutError) as exc:
+        raise not_queued(update_id, exc) from exc
     return Response(OK, media_type="application/json")
 
 
@@ -121,9 +124,9 @@ async def read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def parse_update(body: bytes) -> tuple[int, str]:
-    """The update's id and its body as text, if it is a JSON object with an integer
-    `update_id` (not a bool; any size: the worker records one beyond 64 bits as unusable)."""
+def parse_update(body: bytes) -> int:
+    """The update's id, if the body is a JSON object (UTF-8) with an integer `update_id` (not
+    a bool; any size: the worker records one beyond 64 bits as unusable)."""
     try:
         text = body.decode("utf-8-sig")
         payload = json.loads(text)
@@ -135,4 +138,4 @@ def parse_update(body: bytes) -> tuple[int, str]:
     if type(update_id) is not int:
         message = "body is not a Telegram update: no integer update_id"
         raise ApiError(400, ErrorCode.bad_request, message)
-    return update_id, text
+    return update_id
