@@ -156,9 +156,18 @@ def _upsert_message_statement() -> Any:
         constraint="uq_messages_chat_message",
         set_={**{name: stmt.excluded[name] for name in content}, "updated_at": func.now()},
         where=incoming > stored,
-    ).returning(*table.c)
+    ).returning(*RECORD_COLUMNS)
 
 
+# What a `MessageRecord` is made of: every column but `raw`, the whole update, which is the
+# largest one and was decoded from JSONB for each row read or stored only to be dropped.
+RECORD_COLUMNS = tuple(
+    Message.__table__.c[name]
+    for name in (
+        "id", "project_id", "chat_id", "message_id", "update_id", "author", "text", "kind",
+        "sent_at", "edited_at", "reply_to_message_id", "forwarded_from",
+    )
+)  # fmt: skip
 MESSAGE_COLUMNS = (
     "project_id", "chat_id", "message_id", "update_id", "user_id", "author", "text", "kind",
     "sent_at", "edited_at", "reply_to_message_id", "forwarded_from", "raw",
@@ -196,7 +205,8 @@ def author_json(author: Author, user_id: int | None) -> dict[str, Any]:
     ).model_dump(mode="json")
 
 
-def to_record(row: Message | Row[Any]) -> MessageRecord:
+def to_record(row: Row[Any]) -> MessageRecord:
+    """The record of a row of `RECORD_COLUMNS`."""
     return MessageRecord(
         id=row.id,
         project_id=row.project_id,
@@ -213,9 +223,9 @@ def to_record(row: Message | Row[Any]) -> MessageRecord:
     )
 
 
-async def get_message(session: AsyncSession, project_id: int, message_id: int) -> Message | None:
-    stmt = select(Message).where(Message.id == message_id, Message.project_id == project_id)
-    return (await session.execute(stmt)).scalars().first()
+async def get_message(session: AsyncSession, project_id: int, message_id: int) -> Row[Any] | None:
+    stmt = select(*RECORD_COLUMNS).where(Message.id == message_id, Message.project_id == project_id)
+    return (await session.execute(stmt)).first()
 
 
 async def list_messages(
@@ -228,10 +238,10 @@ async def list_messages(
     chat_id: int | None,
     limit: int,
     newest_first: bool = False,
-) -> list[Message]:
-    """Messages in (sent_at, id) order, or its reverse; `after` is the keyset position of the
-    last one seen (in the order asked for)."""
-    stmt = select(Message).where(Message.project_id == project_id)
+) -> list[Row[Any]]:
+    """Messages (rows of `RECORD_COLUMNS`) in (sent_at, id) order, or its reverse; `after` is
+    the keyset position of the last one seen (in the order asked for)."""
+    stmt = select(*RECORD_COLUMNS).where(Message.project_id == project_id)
     if since is not None:
         stmt = stmt.where(Message.sent_at >= since)
     if until is not None:
@@ -248,4 +258,4 @@ async def list_messages(
             stmt = stmt.where(position > tuple_(*after))
         stmt = stmt.order_by(Message.sent_at, Message.id)
     stmt = stmt.limit(limit)
-    return list((await session.execute(stmt)).scalars())
+    return list((await session.execute(stmt)).all())
