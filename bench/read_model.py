@@ -78,6 +78,7 @@ async def measure(nats_url: str, db_url: str, rate: int, seconds: int) -> list[F
     import tasktracker.knowledge
     from tasktracker.knowledge.consumer import build_consumers
     from tasktracker.knowledge.settings import KnowledgeSettings
+    from tasktracker.servicekit import heap
     from tasktracker.servicekit.metrics import CONSUMER_BATCH_DURATION
     from tasktracker.servicekit.migrations import ensure_database, upgrade
     from tasktracker.servicekit.runtime import ServiceRuntime
@@ -93,6 +94,8 @@ async def measure(nats_url: str, db_url: str, rate: int, seconds: int) -> list[F
     await runtime.start()  # the stream; the outbox relay idles (nothing is staged)
     consumers = build_consumers(settings, runtime)
     await consumers.start()
+    heap.enable()  # as the service's command does: the startup heap out of the collector's way
+    heap.freeze_startup_heap()
     spawn = mp.get_context("spawn")
     go = spawn.Event()
     sender = spawn.Process(target=publisher, args=(nats_url, rate, count, go))
@@ -126,12 +129,12 @@ async def measure(nats_url: str, db_url: str, rate: int, seconds: int) -> list[F
     linger = settings.messages_linger_seconds
     label = f"{rate}/s, linger {linger:g} s"
     return [
-        Figure("read model", f"{label}: consumer CPU per message", 1000 * cpu / count, "ms", ""),
+        Figure("read model", f"{label}: consumer CPU per message", 1e6 * cpu / count, "µs", ""),
         Figure(
             "read model",
             f"{label}: PostgreSQL CPU per message",
-            1000 * backend_cpu / count,
-            "ms",
+            1e6 * backend_cpu / count,
+            "µs",
             "",
             f"{len(backends)} backend(s)",
         ),
