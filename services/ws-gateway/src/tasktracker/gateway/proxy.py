@@ -26,6 +26,7 @@ from tasktracker.gateway.forwarded_headers import (
 from tasktracker.gateway.policy import authorize
 from tasktracker.gateway.routing import (
     BadPath,
+    Route,
     RouteTable,
     is_import_upload,
     is_public,
@@ -105,6 +106,14 @@ class Proxy:
         self.pool = pool
         self.body_limit = settings.body_limit_bytes
         self.import_body_limit = settings.import_body_limit_bytes
+        # Paths repeat (the webhook's always): split, route and classify each once. Bounded, as
+        # the route table's own cache; a malformed path raises and is not remembered.
+        self.path_facts = functools.lru_cache(maxsize=4096)(self._path_facts)
+
+    def _path_facts(self, path: str) -> tuple[tuple[str, ...], Route | None, bool]:
+        """The path's segments, its route and whether it passes without a token."""
+        segments = split_path(path)
+        return segments, self.routes.route_of(segments), is_public(segments, self.public)
 
     async def handle(self, scope: Scope, receive: Receive) -> Response:
         if not tracing.enabled():
@@ -131,10 +140,9 @@ class Proxy:
         try:
             path = raw_path.decode("ascii")
             query = scope.get("query_string", b"").decode("ascii")
-            segments = _split_path(path)
+            segments, route, public = self.path_facts(path)
         except (BadPath, UnicodeDecodeError):
             return _error(400, ErrorCode.bad_request, "malformed path", request_id)
-        route = self.routes.route_of(segments)
         if route is None:
             return _error(404, ErrorCode.not_found, "no such endpoint", request_id)
         # The three headers the proxy reads, in one pass over the raw list: starlette's
@@ -145,7 +153,7 @@ class Proxy:
         scope[ROUTE_KEY] = route.template  # the metrics label: bounded, never the path
 
         actor_token = None
-        if not is_public(segments, self.public):
+        if not public:
             try:
                 claims = self.verifier.verify(bearer_token(facts.authorization))
             except AuthError as exc:
@@ -208,8 +216,6 @@ class Proxy:
 
 
 _TRACE_HEADER_NAMES = frozenset(name.encode() for name in TRACE_HEADERS)
-# Paths repeat (the webhook's always): split each once. Bounded, as the route table's cache.
-_split_path = functools.lru_cache(maxsize=4096)(split_path)
 
 
 async def _read_body(receive: Receive) -> bytes:
