@@ -7,7 +7,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 
 from fastapi import FastAPI
 from starlette.requests import ClientDisconnect, Request
@@ -115,9 +115,14 @@ class Proxy:
         segments = split_path(path)
         return segments, self.routes.route_of(segments), is_public(segments, self.public)
 
-    async def handle(self, scope: Scope, receive: Receive) -> Response:
+    def handle(self, scope: Scope, receive: Receive) -> Awaitable[Response]:
+        # Untraced, the proxy's own coroutine: no frame of this one to pass through each time
+        # the request resumes.
         if not tracing.enabled():
-            return await self._handle(scope, receive)
+            return self._handle(scope, receive)
+        return self._traced(scope, receive)
+
+    async def _traced(self, scope: Scope, receive: Receive) -> Response:
         incoming: dict[str, str] = {}
         for name, value in scope["headers"]:
             if name in _TRACE_HEADER_NAMES:  # the first of each, as starlette's Headers.get
