@@ -84,9 +84,9 @@ def update_consumer(
         durable=settings.updates_durable,
         subject=settings.updates_subject,
         batch_size=settings.store_batch_max_items,
-        # An idle fetch gathers what arrives until it expires (nats-py's fetch returns early
-        # only with messages already waiting): so it lasts a linger too. A fetch wait of 1 s
-        # held an update that came to an idle worker for up to that second.
+        # With nats-py's fetch an idle fetch gathered what arrived until it expired, so it
+        # lasted a linger (a wait of 1 s held an update that came to an idle worker for up to
+        # that second). servicekit's own fetch returns once an update is there.
         fetch_wait_seconds=max(settings.store_batch_linger_seconds, MIN_FETCH_WAIT_SECONDS),
         linger_seconds=settings.store_batch_linger_seconds,
         ack_wait_seconds=settings.job_ack_wait_seconds,
