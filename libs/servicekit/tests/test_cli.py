@@ -27,6 +27,8 @@ def test_the_access_log_is_a_setting(monkeypatch, value, expected):
     monkeypatch.setenv("TT_CLITEST_ACCESS_LOG", value)
     options = uvicorn_options(LoggingServiceSettings(), port=9999)
     assert options["access_log"] is expected
+    # the caller's address (the gateway's X-Forwarded-For) is read for the log alone
+    assert options["proxy_headers"] is expected
     assert options["port"] == 9999 and options["factory"] is True
 
 

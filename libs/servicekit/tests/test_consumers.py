@@ -1,5 +1,6 @@
 """BatchConsumer over real NATS and PostgreSQL: batches, redelivery, a poison event, an outage
-waited out with backoff, and no fetched batch lost under load."""
+waited out with backoff, no fetched batch lost under load, a deleted consumer created again
+and a NATS restart survived."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import nats
 import pytest
 from nats.js import JetStreamContext
 from sqlalchemy import text
@@ -16,10 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from tasktracker.contracts.envelope import Envelope
 from tasktracker.contracts.events import EventPayload, TopicCreated, make_envelope
-from tasktracker.devstack.embedded import EmbeddedPostgres
+from tasktracker.devstack.embedded import EmbeddedNats, EmbeddedPostgres
 from tasktracker.servicekit import db
 from tasktracker.servicekit.consumers import BatchConsumer, ConsumerOptions, EventConsumers
 from tasktracker.servicekit.settings import NatsSettings
+from tasktracker.servicekit.stream import ensure_space_stream
 
 from .conftest import metadata
 
@@ -281,3 +284,57 @@ async def test_a_restart_with_another_start_time_resumes_the_existing_durable(
     later = options(session_id, project, start_time=datetime.now(UTC) + timedelta(minutes=5))
     await running(later, Notes())
     assert await eventually(lambda: stored(engine), lambda s: s == {1, 2}, seconds=30) == {1, 2}
+
+
+async def test_a_deleted_consumer_is_created_again_and_its_events_stored(
+    js, engine, running, session_id, project
+):
+    opts = options(session_id, project, fetch_wait_seconds=0.5)
+    await running(opts, Notes())
+    await publish(js, project, [1])
+    await eventually(lambda: stored(engine), lambda s: s == {1})
+    await js.delete_consumer(STREAM, opts.durable)  # ends the pending fetch with a 409
+    await publish(js, project, [2])
+    assert await eventually(lambda: stored(engine), lambda s: s == {1, 2}, 30) == {1, 2}
+    assert (await js.consumer_info(STREAM, opts.durable)).config.durable_name == opts.durable
+
+
+async def test_a_consumer_survives_a_nats_restart(engine, session_id, project, tmp_path: Path):
+    server = EmbeddedNats(tmp_path / "nats")
+    url = server.start()
+    settings = NatsSettings(nats_url=url)
+    client = await nats.connect(url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+    consumers = None
+    try:
+        js = client.jetstream()
+        await ensure_space_stream(js, settings)
+        consumer = BatchConsumer(
+            settings.stream_name,
+            options(session_id, project, fetch_wait_seconds=0.5),
+            Notes(),
+            db.session_factory(engine),
+        )
+        consumers = EventConsumers(url, "kit-test", [consumer])
+        await consumers.start()
+        await publish(js, project, [1])
+        await eventually(lambda: stored(engine), lambda s: s == {1})
+
+        server.stop()  # a fetch is in flight
+        await asyncio.sleep(1.5)
+        server.start()  # same port, same JetStream directory
+        await eventually(lambda: _published(js, project, [2]), bool, 30)
+        assert await eventually(lambda: stored(engine), lambda s: s == {1, 2}, 30) == {1, 2}
+    finally:
+        if consumers is not None:
+            await consumers.stop()
+        await client.close()
+        server.stop()
+
+
+async def _published(js: JetStreamContext, project: int, topic_ids: list[int]) -> bool:
+    """Publishes once NATS is back (its publishes fail while it reconnects)."""
+    try:
+        await publish(js, project, topic_ids)
+    except Exception:
+        return False
+    return True

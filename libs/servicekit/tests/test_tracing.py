@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
+from fastapi import FastAPI
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -50,3 +52,26 @@ def test_a_batch_continues_its_first_item_and_links_the_others(exported) -> None
     assert batch.attributes["batch.size"] == 3
     # what is staged inside the batch carries the batch's span
     assert inner["traceparent"].split("-")[2] == format(batch.context.span_id, "016x")
+
+
+async def test_an_app_request_is_one_server_span_continuing_the_callers_trace(exported) -> None:
+    """With FastAPI's own instrumentation off (`FASTAPI_TELEMETRY`), `instrument_app` still
+    makes the request's server span, in the caller's trace."""
+    app = FastAPI(telemetry=tracing.FASTAPI_TELEMETRY)
+
+    @app.get("/things")
+    async def things() -> dict[str, int]:
+        return {"count": 1}
+
+    tracing.instrument_app(app)
+    caller_trace, caller_span = "3" * 32, "4" * 16
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+        answer = await client.get(
+            "/things", headers={"traceparent": f"00-{caller_trace}-{caller_span}-01"}
+        )
+    assert answer.json() == {"count": 1}
+    servers = [s for s in exported.get_finished_spans() if s.kind == tracing.SpanKind.SERVER]
+    assert [s.name for s in servers] == ["GET /things"]
+    assert format(servers[0].context.trace_id, "032x") == caller_trace
+    assert format(servers[0].parent.span_id, "016x") == caller_span

@@ -19,7 +19,7 @@ from tasktracker.servicekit.logs import bind_log_context
 from tasktracker.servicekit.metrics import HttpMetrics, metrics_endpoint
 from tasktracker.servicekit.openapi import document_validation_errors, error_responses
 from tasktracker.servicekit.runtime import ServiceRuntime
-from tasktracker.servicekit.tracing import instrument_app
+from tasktracker.servicekit.tracing import FASTAPI_TELEMETRY, instrument_app
 
 
 def service_app(
@@ -53,6 +53,7 @@ def service_app(
         redirect_slashes=False,
         generate_unique_id_function=lambda route: route.name,
         dependencies=[Depends(bind_request_ids)],
+        telemetry=FASTAPI_TELEMETRY,
     )
     app.state.runtime = runtime
     install_error_handlers(app)

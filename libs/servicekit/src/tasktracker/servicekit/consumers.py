@@ -3,18 +3,22 @@ messages in one transaction and acknowledge it after the commit. Events of the `
 stream by default (decoded into their envelopes); any other message with a `decode` of its own
 (ingestion's raw webhook updates).
 
-nats-py's pull subscription is used directly, one `fetch` per batch: FastStream 0.7's batch
-loop (several short fetches per batch) was seen to lose fetched batches under load, which
-JetStream then redelivered only after `ack_wait`.
+One fetch per batch on JetStream's pull API (`pull.PullFetcher`, cheaper per message than
+nats-py's `PullSubscription.fetch`): FastStream 0.7's batch loop (several short fetches per
+batch) was seen to lose fetched batches under load, which JetStream then redelivered only
+after `ack_wait`.
 
 * The stream is never created or changed here (DESIGN.md §2); the durable consumer is
   created or updated with the configured filter subjects, `ack_wait` and start time.
-* A fetch that returns less than a batch can be topped up: with `linger_seconds` the consumer
-  waits until that long after the fetch began, then fetches once more what arrived meanwhile
-  (up to the batch size), so a steady flow is stored in one transaction per linger instead
-  of one per handful of events. A lone event is stored after at most the linger plus the
-  fetch wait (an idle fetch already waits out its own `fetch_wait_seconds`, counted in the
+* A fetch returns as soon as there are messages, or empty after `fetch_wait_seconds`. One
+  that returns less than a batch can be topped up: with `linger_seconds` the consumer waits
+  until that long after the fetch began, then takes what arrived meanwhile (up to the batch
+  size, without waiting for more), so a steady flow is stored in one transaction per linger
+  instead of one per handful of events. A lone event is stored after at most the linger plus
+  the fetch wait (an idle fetch already waits out its own `fetch_wait_seconds`, counted in the
   linger). A full fetch (a backlog) is never held back.
+* A fetch JetStream does not answer (NATS away, the consumer deleted) looks the consumer up
+  again, creating it when it is gone.
 * Each message is decoded once (events: in one pass with the payload model its subject names,
   `decode_published`); one that does not decode is logged and acknowledged (never retried).
 * While the database is unreachable the batch is handed back with a delay that doubles up to
@@ -53,6 +57,7 @@ from tasktracker.servicekit.job_errors import is_permanent
 from tasktracker.servicekit.lag import ConsumerLagSampler
 from tasktracker.servicekit.logs import bind_log_context
 from tasktracker.servicekit.metrics import CONSUMED_EVENTS, CONSUMER_BATCH_DURATION
+from tasktracker.servicekit.pull import NoResponse, PullFetcher, PullRefused
 
 log = logging.getLogger(__name__)
 
@@ -163,50 +168,54 @@ class BatchConsumer(Generic[T]):
 
     async def run(self, js: JetStreamContext, stop: asyncio.Event) -> None:
         bind_log_context(consumer=self.name)  # this task's lines
-        sub: JetStreamContext.PullSubscription | None = None
-        while not stop.is_set():
-            try:
-                if sub is None:
-                    sub = await self._subscribe(js)
-                asked = time.monotonic()
-                msgs = await sub.fetch(
-                    self.options.batch_size, timeout=self.options.fetch_wait_seconds
-                )
-                if len(msgs) < self.options.batch_size:
-                    linger = self.options.linger_seconds - (time.monotonic() - asked)
-                    if linger > 0:
-                        msgs += await self._top_up(
-                            sub, self.options.batch_size - len(msgs), linger, stop
-                        )
-                await self.handle(msgs, stop)
-            except TimeoutError:  # nats-py raises both its own and asyncio's
-                continue
-            except _NATS_TROUBLE as error:
-                log.warning("consumer %s: NATS: %r; again shortly", self.name, error)
-                await _sleep_unless(stop, 1.0)
-            except Exception:  # unacked messages come back after ack_wait; keep consuming
-                log.exception("consumer %s: batch failed", self.name)
-                await _sleep_unless(stop, 1.0)
+        # nats-py's own pull subscription reads the context's connection and API prefix too
+        fetcher = PullFetcher(js._nc, self.stream, self.options.durable, api_prefix=js._prefix)
+        bound = False
+        try:
+            while not stop.is_set():
+                try:
+                    if not bound:
+                        await self._bind(js, fetcher)
+                        bound = True
+                    asked = time.monotonic()
+                    msgs = await fetcher.fetch(
+                        self.options.batch_size, self.options.fetch_wait_seconds
+                    )
+                    if len(msgs) < self.options.batch_size:
+                        linger = self.options.linger_seconds - (time.monotonic() - asked)
+                        if linger > 0:
+                            msgs += await self._top_up(
+                                fetcher, self.options.batch_size - len(msgs), linger, stop
+                            )
+                    if msgs:
+                        await self.handle(msgs, stop)
+                except TimeoutError:  # nats-py raises both its own and asyncio's
+                    continue
+                except (NoResponse, PullRefused, *_NATS_TROUBLE) as error:
+                    log.warning("consumer %s: NATS: %r; again shortly", self.name, error)
+                    bound = False  # the consumer may be gone: looked up (or created) again
+                    await _sleep_unless(stop, 1.0)
+                except Exception:  # unacked messages come back after ack_wait; keep consuming
+                    log.exception("consumer %s: batch failed", self.name)
+                    await _sleep_unless(stop, 1.0)
+        finally:
+            await fetcher.close()
 
     async def _top_up(
-        self,
-        sub: JetStreamContext.PullSubscription,
-        room: int,
-        linger: float,
-        stop: asyncio.Event,
+        self, fetcher: PullFetcher, room: int, linger: float, stop: asyncio.Event
     ) -> list[Msg]:
-        """What arrived during the linger, up to `room` messages. One fetch after a sleep, not
-        a loop of fetches: nats-py's fetch returns as soon as a message is there, so fetching
-        through the linger would cost a round trip per handful of events."""
+        """What arrived during the linger, up to `room` messages. One fetch of what is there
+        after a sleep, not a loop of fetches: a fetch returns as soon as a message is there,
+        so fetching through the linger would cost a round trip per handful of events."""
         await _sleep_unless(stop, linger)
         if stop.is_set():
             return []
         try:
-            return await sub.fetch(room, timeout=self.options.fetch_wait_seconds)
-        except (TimeoutError, *_NATS_TROUBLE):  # trouble: the next fetch meets it again
+            return await fetcher.fetch(room, None)
+        except (NoResponse, PullRefused, *_NATS_TROUBLE):  # the next fetch meets it again
             return []
 
-    async def _subscribe(self, js: JetStreamContext) -> JetStreamContext.PullSubscription:
+    async def _bind(self, js: JetStreamContext, fetcher: PullFetcher) -> None:
         # An existing durable is bound as it is: its start position was a new durable's, and
         # the server refuses another start time (nats-py even reads it back rounded to µs),
         # which a restart computing "now" would send. Its settings change by deleting it.
@@ -214,7 +223,7 @@ class BatchConsumer(Generic[T]):
             await js.consumer_info(self.stream, self.options.durable)
         except NotFoundError:
             await js.add_consumer(self.stream, config=self.options.consumer_config())
-        return await js.pull_subscribe_bind(self.options.durable, stream=self.stream)
+        await fetcher.start()  # once; the subscription outlives reconnects
 
     def _decode_event(self, msg: Msg) -> Envelope[EventPayload] | None:
         wanted = self.options.event_types

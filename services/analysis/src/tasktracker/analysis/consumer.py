@@ -1,4 +1,4 @@
-"""The read models' consumers: servicekit's `BatchConsumer` (durable nats-py pull consumers)
+"""The read models' consumers: servicekit's `BatchConsumer` (durable pull consumers)
 on `space.*.messages.>`, `space.*.topics.>` and `space.*.proposals.>`, a batch per fetch
 stored in one transaction and acknowledged after the commit.
 

@@ -47,8 +47,8 @@ class IngestionSettings(ServiceSettings):
     # (a message row binds 14 parameters, PostgreSQL takes 32,767 per statement)...
     store_batch_max_items: int = Field(default=250, ge=1, le=1000)
     # ...and a fetch that brought fewer is topped up once with what arrived until this long
-    # after it began (an idle worker's fetch gathers that long): a trickle costs a transaction
-    # per linger, not one per update, and an update waits at most about this long.
+    # after it began: a trickle costs a transaction per linger, not one per update, and an
+    # update waits at most about this long (one that finds the worker idle, not at all).
     store_batch_linger_seconds: float = Field(default=0.025, ge=0, le=1)
 
     # A chat history import (a Telegram Desktop `result.json`) is refused with 413 above this.

@@ -34,7 +34,9 @@ from tasktracker.servicekit.worker import WorkerRuntime
 
 log = logging.getLogger(__name__)
 
-MIN_FETCH_WAIT_SECONDS = 0.01
+# How long a fetch waits for a first update. It returns as soon as one is there, so this only
+# sets how often an idle worker asks JetStream again (as the read models' consumers do).
+IDLE_FETCH_WAIT_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -84,10 +86,7 @@ def update_consumer(
         durable=settings.updates_durable,
         subject=settings.updates_subject,
         batch_size=settings.store_batch_max_items,
-        # An idle fetch gathers what arrives until it expires (nats-py's fetch returns early
-        # only with messages already waiting): so it lasts a linger too. A fetch wait of 1 s
-        # held an update that came to an idle worker for up to that second.
-        fetch_wait_seconds=max(settings.store_batch_linger_seconds, MIN_FETCH_WAIT_SECONDS),
+        fetch_wait_seconds=max(settings.store_batch_linger_seconds, IDLE_FETCH_WAIT_SECONDS),
         linger_seconds=settings.store_batch_linger_seconds,
         ack_wait_seconds=settings.job_ack_wait_seconds,
         outage_delay_seconds=max(settings.job_retry_delay_seconds, 0.1),

@@ -1,4 +1,4 @@
-"""Review's event consumers: servicekit's `BatchConsumer` (durable nats-py pull consumers), a
+"""Review's event consumers: servicekit's `BatchConsumer` (durable pull consumers), a
 batch per fetch stored in one transaction and acknowledged after the commit.
 
 * `space.*.analysis_runs.>`: `proposals_created` (proposals, idempotent by id),

@@ -23,7 +23,7 @@ from tasktracker.gateway.public_api import public_openapi
 from tasktracker.gateway.session import Session, SessionLimits
 from tasktracker.gateway.settings import GatewaySettings
 from tasktracker.gateway.upstream import UpstreamPool
-from tasktracker.servicekit import heap
+from tasktracker.servicekit import heap, tracing
 from tasktracker.servicekit.errors import install_error_handlers
 from tasktracker.servicekit.health import health_router
 from tasktracker.servicekit.metrics import HttpMetrics, exposition
@@ -75,6 +75,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         docs_url="/docs" if settings.docs else None,
         redoc_url=None,
         openapi_url="/openapi.json" if settings.docs else None,
+        telemetry=tracing.FASTAPI_TELEMETRY,
     )
     # `/openapi.json` and `/docs` show the public API the gateway routes (`public_api`), not
     # the gateway's own handful of routes.
