@@ -44,12 +44,12 @@ TRACE_HEADERS = ("traceparent", "tracestate")  # W3C trace context
 _RESPONSE_DROPPED = frozenset({b"server", b"date", b"x-request-id"})  # the gateway sets its own
 
 
-def _connection_listed(headers: Iterable[tuple[bytes, bytes]]) -> set[bytes]:
-    listed: set[bytes] = set()
-    for name, value in headers:
-        if name == b"connection":
-            listed.update(token.strip().lower() for token in value.split(b","))
-    return listed
+_REQUEST_STOP = HOP_BY_HOP | _REQUEST_DROPPED
+_RESPONSE_STOP = HOP_BY_HOP | _RESPONSE_DROPPED
+
+
+def _connection_listed(value: bytes) -> set[bytes]:
+    return {token.strip().lower() for token in value.split(b",")}
 
 
 def upstream_request_headers(
@@ -62,14 +62,22 @@ def upstream_request_headers(
 ) -> RawHeaders:
     """Client headers minus hop-by-hop, credentials and every `X-Actor*`, plus the caller's
     identity as the gateway established it (`X-Actor-Token`, signed). Names are lower-case."""
-    lowered = [(name.lower(), value) for name, value in headers]
-    dropped = HOP_BY_HOP | _REQUEST_DROPPED | _connection_listed(lowered)
-    kept = [
-        (name, value)
-        for name, value in lowered
-        if name not in dropped and not name.startswith(b"x-actor")
-    ]
-    host = next((value for name, value in lowered if name == b"host"), None)
+    # One pass: a proxied request's headers are few, and most are kept.
+    kept: RawHeaders = []
+    host = None
+    listed: set[bytes] = set()
+    for name, value in headers:
+        name = name.lower()
+        if name in _REQUEST_STOP:
+            if name == b"host":
+                if host is None:
+                    host = value
+            elif name == b"connection":
+                listed |= _connection_listed(value)
+        elif not name.startswith(b"x-actor"):
+            kept.append((name, value))
+    if listed:
+        kept = [(name, value) for name, value in kept if name not in listed]
     kept.append((b"x-request-id", request_id.encode()))
     if actor_token is not None:
         kept.append((b"x-actor-token", actor_token.encode("ascii")))
@@ -93,13 +101,19 @@ def client_response_headers(
 ) -> RawHeaders:
     """Upstream headers minus hop-by-hop ones, with a `Location` on an upstream's own address
     turned into the gateway path it stands for (see `routing.gateway_location`)."""
-    lowered = [(name.lower(), value) for name, value in headers]
-    dropped = HOP_BY_HOP | _RESPONSE_DROPPED | _connection_listed(lowered)
-    kept = [
-        (name, _location(value, upstreams) if name == b"location" else value)
-        for name, value in lowered
-        if name not in dropped
-    ]
+    kept: RawHeaders = []
+    listed: set[bytes] = set()
+    for name, value in headers:
+        name = name.lower()
+        if name in _RESPONSE_STOP:
+            if name == b"connection":
+                listed |= _connection_listed(value)
+        elif name == b"location":
+            kept.append((name, _location(value, upstreams)))
+        else:
+            kept.append((name, value))
+    if listed:
+        kept = [(name, value) for name, value in kept if name not in listed]
     kept.append((b"x-request-id", request_id.encode()))
     return kept
 

@@ -41,7 +41,7 @@ class Route:
     prefix: tuple[str, ...]
     upstream: str
 
-    @property
+    @functools.cached_property
     def template(self) -> str:
         """The prefix as configured: `/api/projects/{project_id}/runs`."""
         return "/" + "/".join(self.prefix)

@@ -129,22 +129,26 @@ def request_head(
     headers: RawHeaders,
     body: bytes | RequestBody | None,
 ) -> bytes:
-    parts = [f"{method} {origin.base_path}{target} HTTP/1.1\r\nhost: {origin.host_header}".encode()]
-    parts += [name + b": " + value for name, value in headers]
+    start = f"{method} {origin.base_path}{target} HTTP/1.1\r\nhost: {origin.host_header}"
     if isinstance(body, RequestBody):
         if body.length is None:
-            parts.append(b"transfer-encoding: chunked")
+            framing = b"transfer-encoding: chunked"
         else:
-            parts.append(b"content-length: %d" % body.length)
+            framing = b"content-length: %d" % body.length
     elif body:
-        parts.append(b"content-length: %d" % len(body))
+        framing = b"content-length: %d" % len(body)
     elif method in _EMPTY_BODY_DECLARED:
-        parts.append(b"content-length: 0")
-    parts.append(b"\r\n")
-    head = b"\r\n".join(parts)
+        framing = b"content-length: 0"
+    else:
+        framing = None
+    lines = [start.encode(), *map(b": ".join, headers)]
+    if framing is not None:
+        lines.append(framing)
+    lines.append(b"\r\n")
+    head = b"\r\n".join(lines)
     # Each line break is one this function wrote, or a value would smuggle a header in.
-    lines = len(parts) + 1
-    if head.count(b"\n") != lines or head.count(b"\r") != lines or b"\0" in head:
+    breaks = len(lines) + 1
+    if head.count(b"\n") != breaks or head.count(b"\r") != breaks or b"\0" in head:
         raise BadHeaderValue("a line break or NUL in a header value")
     if not head.isascii():
         try:
