@@ -238,7 +238,7 @@ async def _store(
         user_id = _user_id(user_ids, item)
         author = authors.get((item.author, user_id))
         if author is None:
-            author = MessageAuthor.model_validate(messages.author_json(item.author, user_id))
+            author = messages.message_author(item.author, user_id)
             authors[(item.author, user_id)] = author
         rows.append((item, user_id, author))
     ids = await imports.upsert_imported(

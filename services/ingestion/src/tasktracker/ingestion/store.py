@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,14 +28,15 @@ class Outcome(StrEnum):
     bound = "bound"  # a binding code: the chat is bound, the message is not content
 
 
-# A message to store: (project_id, the parsed message, the update as stored in `raw`).
-ToStore = tuple[int, IncomingMessage, dict[str, Any]]
+# A message to store: (project_id, the parsed message, the update's JSON text as stored in
+# `raw`, which jsonb must accept as it is).
+ToStore = tuple[int, IncomingMessage, str]
 
 
 async def store_message(
-    session: AsyncSession, project_id: int, item: IncomingMessage, payload: dict[str, Any]
+    session: AsyncSession, project_id: int, item: IncomingMessage, raw: str
 ) -> Outcome:
-    return (await store_messages(session, [(project_id, item, payload)]))[0]
+    return (await store_messages(session, [(project_id, item, raw)]))[0]
 
 
 async def store_messages(session: AsyncSession, batch: Sequence[ToStore]) -> list[Outcome]:
