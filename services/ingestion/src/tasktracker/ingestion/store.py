@@ -62,7 +62,7 @@ async def store_messages(session: AsyncSession, batch: Sequence[ToStore]) -> lis
             if item.author.profile is not None
         ],
     )
-    rows = await messages.upsert_messages(
+    records = await messages.upsert_messages(
         session,
         [
             (project_id, item, _user_id(user_ids, item), payload)
@@ -70,13 +70,13 @@ async def store_messages(session: AsyncSession, batch: Sequence[ToStore]) -> lis
         ],
     )
     events = [
-        (MessageUpdated(message=messages.to_record(rows[key])), key[0])
+        (MessageUpdated(message=records[key]), key[0])
         for key in sorted(newest, key=newest.__getitem__)
-        if key in rows
+        if key in records
     ]
     await OUTBOX.stage_many(session, events)
     return [
-        _outcome(key in rows, newest[key] == position)
+        _outcome(key in records, newest[key] == position)
         for position, key in enumerate(_key(entry) for entry in batch)
     ]
 

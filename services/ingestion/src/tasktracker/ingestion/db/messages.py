@@ -121,11 +121,11 @@ def version(message: IncomingMessage) -> tuple[datetime, int]:
 async def upsert_messages(
     session: AsyncSession,
     versions: Sequence[tuple[int, IncomingMessage, int | None, str]],
-) -> dict[MessageKey, Row[Any]]:
+) -> dict[MessageKey, MessageRecord]:
     """Store new messages or apply newer versions of them, `(project_id, message, user_id,
     raw)` (`raw`: the update's JSON text) in one statement, in the given order (new row ids
-    follow it); the rows stored or changed (`RECORD_COLUMNS`), by key. Each message must
-    appear once (its newest version, see `version`).
+    follow it); the records of those stored or changed, by key. Each message must appear
+    once (its newest version, see `version`).
 
     Versions are ordered by (edited_at, update_id): the original has no edit date, a later
     edit has a later one, and update ids (sequential per bot) break ties within a second. A
@@ -135,7 +135,10 @@ async def upsert_messages(
     if not versions:
         return {}
     messages = [message for _, message, _, _ in versions]
-    user_ids = [user_id for _, _, user_id, _ in versions]
+    authors = [
+        message_author(m.author, user_id)
+        for m, (_, _, user_id, _) in zip(messages, versions, strict=True)
+    ]
     # Column by column, JSON as text: SQLAlchemy neither processes a bind per row nor
     # re-encodes the update, which arrived as JSON text.
     params = {
@@ -143,11 +146,8 @@ async def upsert_messages(
         "chat_id": [m.chat_id for m in messages],
         "message_id": [m.message_id for m in messages],
         "update_id": [m.update_id for m in messages],
-        "user_id": user_ids,
-        "author": [
-            message_author(m.author, user_id).model_dump_json()
-            for m, user_id in zip(messages, user_ids, strict=True)
-        ],
+        "user_id": [user_id for _, _, user_id, _ in versions],
+        "author": [author.model_dump_json() for author in authors],
         "text": [m.text for m in messages],
         "kind": [str(m.kind) for m in messages],
         "sent_at": [m.sent_at for m in messages],
@@ -156,8 +156,38 @@ async def upsert_messages(
         "forwarded_from": [m.forwarded_from for m in messages],
         "raw": [raw for _, _, _, raw in versions],
     }
-    changed = await session.execute(_UPSERT_MESSAGES, params)
-    return {(row.project_id, row.chat_id, row.message_id): row for row in changed}
+    written = {
+        (project_id, chat_id, message_id): row_id
+        for row_id, project_id, chat_id, message_id in await session.execute(
+            _UPSERT_MESSAGES, params
+        )
+    }
+    records = {}
+    for (project_id, message, _, _), author in zip(versions, authors, strict=True):
+        key = (project_id, message.chat_id, message.message_id)
+        if key in written:
+            records[key] = written_record(written[key], project_id, message, author)
+    return records
+
+
+def written_record(
+    row_id: int, project_id: int, message: IncomingMessage, author: MessageAuthor
+) -> MessageRecord:
+    """What `to_record` reads back from the row, from what was written into it."""
+    return MessageRecord(
+        id=row_id,
+        project_id=project_id,
+        chat_id=message.chat_id,
+        message_id=message.message_id,
+        update_id=message.update_id,
+        author=author,
+        text=message.text,
+        kind=message.kind,
+        sent_at=message.sent_at,
+        edited_at=message.edited_at,
+        reply_to_message_id=message.reply_to_message_id,
+        forwarded_from=message.forwarded_from,
+    )
 
 
 # What a `MessageRecord` is made of: every column but `raw`, the whole update, which is the
@@ -196,8 +226,7 @@ _UPSERT_MESSAGES = text(
         forwarded_from = excluded.forwarded_from, raw = excluded.raw, updated_at = now()
     WHERE (coalesce(excluded.edited_at, '-infinity'), excluded.update_id)
         > (coalesce(messages.edited_at, '-infinity'), messages.update_id)
-    RETURNING id, project_id, chat_id, message_id, update_id, author, text, kind, sent_at,
-              edited_at, reply_to_message_id, forwarded_from
+    RETURNING id, project_id, chat_id, message_id
     """
 )
 
