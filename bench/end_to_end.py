@@ -5,7 +5,7 @@ the summed USS of every process (services, workers, NATS and PostgreSQL when the
 is the footprint (goal ≤ 800 MB). Then a project with a few chats bound, one socket subscribed
 to `space:<pid>:messages` (its own process), and load generator processes offering a fixed
 rate (open loop; `bench.loadgen.open_loop`) of distinct updates through the gateway's
-webhook, one phase after the other (default 500/s for 10 s, then 1,000/s for 30 s). After
+webhook, one phase after the other (default 500/s for 10 s, then 1,050/s for 30 s). After
 each phase the bench waits until every accepted message arrived on the socket, or until none
 arrived for `--stall` seconds, or `--drain` seconds passed. For each phase: the rate offered,
 the rate delivered (messages on the socket over the time from its first frame to its last),
@@ -17,7 +17,13 @@ carry at that cost: on a shared machine a rate says how busy the machine was, th
 message what the pipeline costs. At the end: messages stored (the ingestion database) against
 those accepted, and every process's RSS before and after the load.
 
-    uv run python -m bench.end_to_end --phase 500:10 --phase 1000:30
+Why 1,050/s for a goal of 1,000/s delivered: a phase can deliver at most what it offers, and
+offered exactly the goal, a pipe that keeps up perfectly shows it only if its last message
+was no slower than its first (the first finds every process idle): the figure would be
+decided by a few milliseconds of jitter. Offered 5 % more, the rate delivered is what the pipe
+sustains, up to that; the phase passes when that is ≥ 1,000/s.
+
+    uv run python -m bench.end_to_end --phase 500:10 --phase 1050:30
 """
 
 from __future__ import annotations
@@ -101,6 +107,9 @@ def wait_delivered(count, expected: int, stall: float, cap: float) -> None:
         time.sleep(0.2)
 
 
+THROUGHPUT_GOAL = 1000  # messages/s delivered on the socket (issue 16)
+
+
 def phase_figures(
     label: str, rate: float, seconds: float, sent, arrivals: list[Arrival]
 ) -> list[Figure]:
@@ -116,14 +125,15 @@ def phase_figures(
     missing = len(accepted) - len(times)
     twice = sum(n - 1 for n in times.values())
     posted = [t for _, _, t, _ in sent]
-    offered = len(sent) / (max(posted) - min(posted)) if len(posted) > 1 else 0.0
+    # (n - 1) over the span, as the rate delivered: n POSTs are n - 1 intervals apart.
+    offered = (len(sent) - 1) / (max(posted) - min(posted)) if len(posted) > 1 else 0.0
     delivered_at = [first_arrival[key] for key in times]
     # The socket's receive rate over its own window, first frame to last: a pipe that keeps
     # up delivers at the offered rate. (Counted from the first POST, the window also holds
     # one trip through the pipe, so even a perfect pipe would show less than it was offered.)
     window = (max(delivered_at) - min(delivered_at)) if len(delivered_at) > 1 else 0.0
     span = (max(delivered_at) - min(posted)) if delivered_at else 0.0
-    rate_goal = "≥ 1,000" if rate >= 1000 else ""
+    rate_goal = f"≥ {THROUGHPUT_GOAL:,}" if rate >= THROUGHPUT_GOAL else ""
     p99_goal = "≤ 100" if rate <= 500 else ""
 
     def pct(q: float) -> float | None:
@@ -284,7 +294,7 @@ def main(argv: list[str] | None = None) -> list[Figure]:
     parser.add_argument("--drain", type=float, default=90, help="wait at most this after a phase")
     parser.add_argument("--idle", type=float, default=5, help="idle seconds before the footprint")
     args = parser.parse_args(argv or [])
-    phases = args.phase or [(500, 10), (1000, 30)]
+    phases = args.phase or [(500, 10), (THROUGHPUT_GOAL * 1.05, 30)]
     if not all(1 <= rate <= 5000 and 1 <= seconds <= 120 for rate, seconds in phases):
         parser.error("--phase RATE:SECONDS with RATE 1..5000 and SECONDS 1..120")
     with (

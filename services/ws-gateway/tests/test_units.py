@@ -2,11 +2,15 @@
 
 import logging
 
+import pytest
+from nats.aio.msg import Msg
+from nats.errors import NotJSMessageError
+
 from tasktracker.contracts.subjects import ClientTopic
 from tasktracker.contracts.ws import EventFrame
 from tasktracker.gateway.app import RedactTokens
 from tasktracker.gateway.forwarded_headers import client_response_headers, upstream_request_headers
-from tasktracker.gateway.hub import StreamBounds, Subscription, is_recoverable
+from tasktracker.gateway.hub import StreamBounds, Subscription, is_recoverable, stream_sequence
 from tasktracker.gateway.metrics import parse
 from tasktracker.gateway.routing import RouteTable, gateway_location
 from tasktracker.gateway.settings import GatewaySettings
@@ -47,6 +51,27 @@ def test_subscription_buffer_overflow_is_a_slow_consumer():
     for seq in (1, 2, 3):
         sub.deliver(seq, "x")
     assert outlet.overflowed
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "$JS.ACK.SPACES.c1.1.1187.42.1732000000000000000.3",
+        "$JS.ACK._.ACCHASH.SPACES.c1.1.1187.42.1732000000000000000.3",
+        "$JS.ACK.hub.ACCHASH.SPACES.c1.1.1187.42.1732000000000000000.3.r4nd",
+    ],
+)
+def test_stream_sequence_agrees_with_nats_metadata(reply):
+    msg = Msg(_client=None, subject="space.1.messages.message.updated", reply=reply)  # type: ignore[arg-type]
+    assert stream_sequence(msg) == msg.metadata.sequence.stream == 1187
+
+
+@pytest.mark.parametrize(
+    "reply", ["", "_INBOX.x", "$JS.ACK.SPACES.c1.1.1187", "$JS.API.a.b.c.d.e.f.g"]
+)
+def test_stream_sequence_refuses_what_is_no_jetstream_message(reply):
+    with pytest.raises(NotJSMessageError):
+        stream_sequence(Msg(_client=None, subject="s", reply=reply))  # type: ignore[arg-type]
 
 
 def test_is_recoverable():
