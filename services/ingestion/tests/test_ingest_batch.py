@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from tasktracker.contracts.envelope import Envelope
-from tasktracker.ingestion.db.models import ParkedUpdate, User, outbox
+from tasktracker.ingestion.db import messages
+from tasktracker.ingestion.db.models import Message, ParkedUpdate, User, outbox
 from tasktracker.ingestion.ingest import Outcome, ingest_batch, prepare
 from tasktracker.servicekit.db import session_factory, transaction
 
@@ -131,3 +132,28 @@ def test_prepare_accepts_the_webhook_bytes_text_and_a_decoded_update():
     body = json.dumps(update)
     assert prepare(body) == prepare(update) == prepare(body.encode())
     assert prepare(b"\xef\xbb\xbf" + body.encode()) == prepare(update)  # a byte order mark
+
+
+async def test_an_event_carries_the_message_as_stored_and_raw_is_the_update(
+    client, engine, release
+):
+    """The event's record is built from what was written; the JSON text received is stored
+    as `raw` as it is."""
+    project_id, chat_id = await bound_project(client)
+    original = sample("text", chat_id=chat_id, message_id=50, text="v0 🚀")
+    edit = sample("edited", chat_id=chat_id, message_id=50, text="v1", edit_date=1718000001)
+    texts = [json.dumps(original), json.dumps(edit, ensure_ascii=False)]
+    async with transaction(session_factory(engine)) as session:
+        outcomes = await ingest_batch(session, [prepare(t) for t in texts[:1]], release=release)
+        outcomes += await ingest_batch(session, [prepare(t.encode()) for t in texts[1:]],
+                                       release=release)  # fmt: skip
+    assert outcomes == [Outcome.stored, Outcome.stored]
+    (row,) = await stored_messages(engine, project_id)
+    assert row.raw == edit
+    emitted = await events(engine, project_id)
+    async with engine.connect() as conn:
+        record = messages.to_record(
+            (await conn.execute(select(*messages.RECORD_COLUMNS).where(Message.id == row.id))).one()
+        )
+    assert emitted[-1] == record.model_dump(mode="json")
+    assert [e["text"] for e in emitted] == ["v0 🚀", "v1"]

@@ -15,6 +15,7 @@ from tasktracker.ingestion.storable import (
     Int64,
     Text,
     UtcTime,
+    storable_as_is,
     storable_document,
 )
 
@@ -56,6 +57,39 @@ def test_what_jsonb_refuses_is_replaced(document, expected):
 
 def test_a_valid_surrogate_pair_from_json_is_kept():
     assert storable_document(json.loads('{"e": "\\ud83d\\ude80"}')) == {"e": "🚀"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a": [1, 2.5, true, null, "✅ naïve 🚀"], "b": 10000000000000000000000000000}',
+        '{"e": "\\ud83d\\ude80\\u00e9", "n": -1.5e10, "t": "a\\u0001b"}',
+        '{"edge": [-9223372036854775808, 9223372036854775807, 1e30]}',
+    ],
+)
+def test_text_storable_as_is_parses_to_a_storable_document(text):
+    assert storable_as_is(text)
+    assert storable_document(json.loads(text)) == json.loads(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"t": "a\\u0000b"}',
+        '{"t": "\\ud800"}',
+        '{"t": "\\ud800x"}',
+        '{"t": "\\udfff"}',
+        '{"t": "\\ud83d\\ude80\\ude80"}',
+        '{"t": "\\ud83d\\ud83d\\ude80"}',
+        '{"n": NaN}',
+        '{"n": -Infinity}',
+        '{"n": 1e400}',
+        '{"n": 1E-400}',
+        '{"n": ' + "9" * 400 + ".5}",
+    ],
+)
+def test_text_that_needs_repair_is_not_storable_as_is(text):
+    assert not storable_as_is(text)
 
 
 def test_deep_nesting_does_not_exhaust_the_stack():

@@ -12,6 +12,7 @@ that stores it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -124,7 +125,7 @@ async def release_chunk(session: AsyncSession, chat_id: int, limit: int) -> int:
     for row in rows:
         item = normalize_update(row.payload)
         if isinstance(item, IncomingMessage):
-            await store_message(session, project_id, item, row.payload)
+            await store_message(session, project_id, item, json.dumps(row.payload))
     await parked.mark_released(session, [row.id for row in rows], project_id)
     return len(rows)
 

@@ -28,7 +28,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tasktracker.contracts.events import (
     ImportProgress,
     MessageAuthor,
-    MessageRecord,
     MessageUpdated,
 )
 from tasktracker.ingestion.db import imports, messages, projects
@@ -238,7 +237,7 @@ async def _store(
         user_id = _user_id(user_ids, item)
         author = authors.get((item.author, user_id))
         if author is None:
-            author = MessageAuthor.model_validate(messages.author_json(item.author, user_id))
+            author = messages.message_author(item.author, user_id)
             authors[(item.author, user_id)] = author
         rows.append((item, user_id, author))
     ids = await imports.upsert_imported(
@@ -251,7 +250,8 @@ async def _store(
         ],
     )
     events = [
-        (MessageUpdated(message=_record(ids[item.message_id], row.project_id, item, author),
+        (MessageUpdated(message=messages.written_record(ids[item.message_id], row.project_id,
+                                                        item, author),
                         imported=True), row.project_id)
         for item, _, author in rows
         if item.message_id in ids
@@ -291,26 +291,6 @@ def _newer(incoming: datetime | None, stored: datetime | None) -> bool:
 
 def _tenth(position: int, total: int) -> int:
     return position * 10 // max(total, 1)
-
-
-def _record(
-    row_id: int, project_id: int, item: IncomingMessage, author: MessageAuthor
-) -> MessageRecord:
-    """What `messages.to_record` reads back from the row, from what was written."""
-    return MessageRecord(
-        id=row_id,
-        project_id=project_id,
-        chat_id=item.chat_id,
-        message_id=item.message_id,
-        update_id=None,
-        author=author,
-        text=item.text,
-        kind=item.kind,
-        sent_at=item.sent_at,
-        edited_at=item.edited_at,
-        reply_to_message_id=item.reply_to_message_id,
-        forwarded_from=item.forwarded_from,
-    )
 
 
 def _user_id(user_ids: dict[int, int], item: IncomingMessage) -> int | None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,7 +32,7 @@ from tasktracker.ingestion.domain import (
     UnusableUpdate,
     normalize_update,
 )
-from tasktracker.ingestion.storable import storable_document
+from tasktracker.ingestion.storable import storable_as_is, storable_document
 from tasktracker.ingestion.store import Outcome, store_messages
 
 log = logging.getLogger(__name__)
@@ -40,10 +40,17 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class PreparedUpdate:
-    """An update as stored (`payload`, repaired for jsonb) and what it is (`item`)."""
+    """An update as stored (`payload`, repaired for jsonb) and what it is (`item`); `text`,
+    the JSON text it was parsed from when jsonb takes that as it is (None: it doesn't, or
+    there was none), is the same document in another spelling."""
 
     payload: dict[str, Any]
     item: IncomingMessage | IgnoredUpdate | UnusableUpdate
+    text: str | None = field(default=None, compare=False)
+
+    def stored_json(self) -> str:
+        """The JSON text of `payload` for a jsonb column: the text received when it can be."""
+        return self.text if self.text is not None else json.dumps(self.payload)
 
 
 def prepare(update: bytes | str | dict[str, Any]) -> PreparedUpdate:
@@ -51,7 +58,13 @@ def prepare(update: bytes | str | dict[str, Any]) -> PreparedUpdate:
     too), parsed once. Pure."""
     if isinstance(update, bytes):
         update = update.decode("utf-8-sig")  # as the webhook checked it
-    decoded = json.loads(update) if isinstance(update, str) else update
+    if isinstance(update, str):
+        decoded = json.loads(update)
+        if type(decoded) is dict and storable_as_is(update):
+            # Stored from the text: no repair to make, and no json.dumps of it per row.
+            return PreparedUpdate(decoded, normalize_update(decoded), update)
+    else:
+        decoded = update
     payload = storable_document(decoded)
     return PreparedUpdate(payload, normalize_update(payload))
 
@@ -112,7 +125,7 @@ async def _store_run(
         item = update.item
         assert isinstance(item, IncomingMessage)
         if item.chat_id in bound:
-            to_store.append((position, (bound[item.chat_id], item, update.payload)))
+            to_store.append((position, (bound[item.chat_id], item, update.stored_json())))
         else:
             to_park.append((item, update.payload))
             outcomes[position] = Outcome.parked

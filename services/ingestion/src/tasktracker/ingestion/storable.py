@@ -93,6 +93,23 @@ def _storable_scalar(value: Any) -> Any:
     return value
 
 
+# What in JSON text `json.loads` accepts but `jsonb` refuses, or `storable_document` would
+# change: a NUL or surrogate escape (a valid pair passes), NaN/Infinity, and numbers a float
+# can't hold (a 3-digit exponent, 309+ integer digits). It may also match inside a string
+# ("Infinity", an escaped backslash): such text only takes the slower way.
+_NEEDS_REPAIR = re.compile(
+    r"\\u0000|NaN|Infinity|[eE][+-]?\d{3}|\d{309}"
+    r"|\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])"
+    r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F]"
+)
+
+
+def storable_as_is(json_text: str) -> bool:
+    """Whether JSON text that `json.loads` parsed can go into a `jsonb` column as it is: then
+    `storable_document` of what it parsed to changes nothing."""
+    return _NEEDS_REPAIR.search(json_text) is None
+
+
 def storable_document(document: Any) -> Any:
     """A document decoded by `json.loads`, changed in place so that `jsonb` accepts it: NUL
     and unpaired surrogates in strings and keys become U+FFFD, numbers that are not finite

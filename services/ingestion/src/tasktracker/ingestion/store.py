@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,14 +28,15 @@ class Outcome(StrEnum):
     bound = "bound"  # a binding code: the chat is bound, the message is not content
 
 
-# A message to store: (project_id, the parsed message, the update as stored in `raw`).
-ToStore = tuple[int, IncomingMessage, dict[str, Any]]
+# A message to store: (project_id, the parsed message, the update's JSON text as stored in
+# `raw`, which jsonb must accept as it is).
+ToStore = tuple[int, IncomingMessage, str]
 
 
 async def store_message(
-    session: AsyncSession, project_id: int, item: IncomingMessage, payload: dict[str, Any]
+    session: AsyncSession, project_id: int, item: IncomingMessage, raw: str
 ) -> Outcome:
-    return (await store_messages(session, [(project_id, item, payload)]))[0]
+    return (await store_messages(session, [(project_id, item, raw)]))[0]
 
 
 async def store_messages(session: AsyncSession, batch: Sequence[ToStore]) -> list[Outcome]:
@@ -62,7 +62,7 @@ async def store_messages(session: AsyncSession, batch: Sequence[ToStore]) -> lis
             if item.author.profile is not None
         ],
     )
-    rows = await messages.upsert_messages(
+    records = await messages.upsert_messages(
         session,
         [
             (project_id, item, _user_id(user_ids, item), payload)
@@ -70,13 +70,13 @@ async def store_messages(session: AsyncSession, batch: Sequence[ToStore]) -> lis
         ],
     )
     events = [
-        (MessageUpdated(message=messages.to_record(rows[key])), key[0])
+        (MessageUpdated(message=records[key]), key[0])
         for key in sorted(newest, key=newest.__getitem__)
-        if key in rows
+        if key in records
     ]
     await OUTBOX.stage_many(session, events)
     return [
-        _outcome(key in rows, newest[key] == position)
+        _outcome(key in records, newest[key] == position)
         for position, key in enumerate(_key(entry) for entry in batch)
     ]
 
