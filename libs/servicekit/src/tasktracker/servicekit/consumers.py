@@ -53,6 +53,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tasktracker.contracts.envelope import Envelope
 from tasktracker.contracts.events import EventPayload, decode_published
 from tasktracker.servicekit import db, tracing
+from tasktracker.servicekit.backoff import OutageBackoff, doubling
 from tasktracker.servicekit.job_errors import is_permanent
 from tasktracker.servicekit.lag import ConsumerLagSampler
 from tasktracker.servicekit.logs import bind_log_context
@@ -105,25 +106,9 @@ class ConsumerOptions:
         return config
 
 
-class OutageBackoff:
-    """Doubling from `base` up to `maximum`; back to `base` once a batch is stored."""
-
-    def __init__(self, base: float, maximum: float) -> None:
-        self.base = base
-        self.maximum = maximum
-        self._failures = 0
-
-    def next_delay(self) -> float:
-        self._failures += 1
-        return min(self.base * 2 ** (self._failures - 1), self.maximum)
-
-    def reset(self) -> None:
-        self._failures = 0
-
-
 def retry_delay(options: ConsumerOptions, tries: int) -> float:
     """Before the try after `tries` failed ones: doubling from the base up to the maximum."""
-    return min(options.retry_delay_seconds * 2 ** (tries - 1), options.retry_max_delay_seconds)
+    return doubling(options.retry_delay_seconds, options.retry_max_delay_seconds, tries)
 
 
 def decode_event(msg: Msg) -> Envelope[EventPayload] | None:
