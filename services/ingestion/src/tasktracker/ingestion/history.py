@@ -243,9 +243,7 @@ async def _store(
     ids = await imports.upsert_imported(
         session,
         [
-            imports.imported_values(
-                row.project_id, item, user_id, author.model_dump_json(), json.dumps(raw)
-            )
+            (row.project_id, item, user_id, author.model_dump_json(), json.dumps(raw))
             for (item, user_id, author), (_, raw) in zip(rows, items, strict=True)
         ],
     )

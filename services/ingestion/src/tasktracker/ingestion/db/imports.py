@@ -11,8 +11,8 @@ from sqlalchemy import Select, case, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tasktracker.ingestion.db import messages
 from tasktracker.ingestion.db.models import Import, Message
-from tasktracker.ingestion.domain import IncomingMessage
 
 
 async def create_or_resume(session: AsyncSession, values: dict[str, Any]) -> tuple[Import, bool]:
@@ -94,38 +94,13 @@ async def save_progress(session: AsyncSession, import_id: int, changes: dict[str
     return (await session.execute(stmt)).scalar_one()
 
 
-# One statement whatever the chunk size: the rows travel as arrays (`unnest`), so neither
-# SQLAlchemy nor PostgreSQL handles a statement with thousands of parameters, and only the new
-# row ids come back. An export is a snapshot: it applies only a strictly newer edit, so a
-# repeated import, or one of what the webhook already holds (same or newer), changes nothing.
-_UPSERT_IMPORTED = text(
-    """
-    INSERT INTO messages (project_id, chat_id, message_id, update_id, user_id, author, text,
-                          kind, sent_at, edited_at, reply_to_message_id, forwarded_from, raw)
-    SELECT v.project_id, v.chat_id, v.message_id, NULL, v.user_id, CAST(v.author AS jsonb),
-           v.text, v.kind, v.sent_at, v.edited_at, v.reply_to_message_id, v.forwarded_from,
-           CAST(v.raw AS jsonb)
-    FROM unnest(
-        CAST(:project_id AS bigint[]), CAST(:chat_id AS bigint[]), CAST(:message_id AS bigint[]),
-        CAST(:user_id AS bigint[]), CAST(:author AS text[]), CAST(:text AS text[]),
-        CAST(:kind AS text[]), CAST(:sent_at AS timestamptz[]), CAST(:edited_at AS timestamptz[]),
-        CAST(:reply_to_message_id AS bigint[]), CAST(:forwarded_from AS text[]),
-        CAST(:raw AS text[])
-    ) AS v(project_id, chat_id, message_id, user_id, author, text, kind, sent_at, edited_at,
-           reply_to_message_id, forwarded_from, raw)
-    ON CONFLICT ON CONSTRAINT uq_messages_chat_message DO UPDATE SET
-        update_id = NULL, user_id = excluded.user_id, author = excluded.author,
-        text = excluded.text, kind = excluded.kind, sent_at = excluded.sent_at,
-        edited_at = excluded.edited_at, reply_to_message_id = excluded.reply_to_message_id,
-        forwarded_from = excluded.forwarded_from, raw = excluded.raw, updated_at = now()
-    WHERE coalesce(excluded.edited_at, '-infinity') > coalesce(messages.edited_at, '-infinity')
-    RETURNING id, message_id
-    """
+# An export is a snapshot: it applies only a strictly newer edit, so a repeated import, or
+# one of what the webhook already holds (same or newer), changes nothing. Only the new row ids
+# come back.
+_UPSERT_IMPORTED = messages.unnest_upsert(
+    "coalesce(excluded.edited_at, '-infinity') > coalesce(messages.edited_at, '-infinity')",
+    "id, message_id",
 )
-_COLUMNS = (
-    "project_id", "chat_id", "message_id", "user_id", "author", "text", "kind", "sent_at",
-    "edited_at", "reply_to_message_id", "forwarded_from", "raw",
-)  # fmt: skip
 
 
 async def stored_edits(
@@ -152,31 +127,12 @@ def stored_edits_between(project_id: int, chat_id: int, lowest: int, highest: in
     )
 
 
-async def upsert_imported(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> dict[int, int]:
-    """Store imported messages (`imported_values` each, each message once); the row ids of
-    those stored or changed, by Telegram message id."""
+async def upsert_imported(
+    session: AsyncSession, rows: Sequence[messages.RowValues]
+) -> dict[int, int]:
+    """Store imported messages (each once, with no update id); the row ids of those stored
+    or changed, by Telegram message id."""
     if not rows:
         return {}
-    params = {name: [row[name] for row in rows] for name in _COLUMNS}
-    changed = await session.execute(_UPSERT_IMPORTED, params)
+    changed = await session.execute(_UPSERT_IMPORTED, messages.message_arrays(rows))
     return {message_id: row_id for row_id, message_id in changed}
-
-
-def imported_values(
-    project_id: int, message: IncomingMessage, user_id: int | None, author: str, raw: str
-) -> dict[str, Any]:
-    """A row of `upsert_imported`; `author` and `raw` as JSON text."""
-    return {
-        "project_id": project_id,
-        "chat_id": message.chat_id,
-        "message_id": message.message_id,
-        "user_id": user_id,
-        "author": author,
-        "text": message.text,
-        "kind": str(message.kind),
-        "sent_at": message.sent_at,
-        "edited_at": message.edited_at,
-        "reply_to_message_id": message.reply_to_message_id,
-        "forwarded_from": message.forwarded_from,
-        "raw": raw,
-    }

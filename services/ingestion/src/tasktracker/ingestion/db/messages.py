@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, case, func, select, text, tuple_
+from sqlalchemy import Row, TextClause, case, func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -134,28 +134,11 @@ async def upsert_messages(
     """
     if not versions:
         return {}
-    messages = [message for _, message, _, _ in versions]
-    authors = [
-        message_author(m.author, user_id)
-        for m, (_, _, user_id, _) in zip(messages, versions, strict=True)
-    ]
-    # Column by column, JSON as text: SQLAlchemy neither processes a bind per row nor
-    # re-encodes the update, which arrived as JSON text.
-    params = {
-        "project_id": [project_id for project_id, _, _, _ in versions],
-        "chat_id": [m.chat_id for m in messages],
-        "message_id": [m.message_id for m in messages],
-        "update_id": [m.update_id for m in messages],
-        "user_id": [user_id for _, _, user_id, _ in versions],
-        "author": [author.model_dump_json() for author in authors],
-        "text": [m.text for m in messages],
-        "kind": [str(m.kind) for m in messages],
-        "sent_at": [m.sent_at for m in messages],
-        "edited_at": [m.edited_at for m in messages],
-        "reply_to_message_id": [m.reply_to_message_id for m in messages],
-        "forwarded_from": [m.forwarded_from for m in messages],
-        "raw": [raw for _, _, _, raw in versions],
-    }
+    authors = [message_author(m.author, user_id) for _, m, user_id, _ in versions]
+    params = message_arrays(
+        (project_id, message, user_id, author.model_dump_json(), raw)
+        for (project_id, message, user_id, raw), author in zip(versions, authors, strict=True)
+    )
     written = {
         (project_id, chat_id, message_id): row_id
         for row_id, project_id, chat_id, message_id in await session.execute(
@@ -200,34 +183,76 @@ RECORD_COLUMNS = tuple(
     )
 )  # fmt: skip
 
-# One statement whatever the batch size: the rows travel as arrays (`unnest`), inserted in
-# their order (ORDER BY the ordinality), so new row ids follow it.
-_UPSERT_MESSAGES = text(
-    """
-    INSERT INTO messages (project_id, chat_id, message_id, update_id, user_id, author, text,
-                          kind, sent_at, edited_at, reply_to_message_id, forwarded_from, raw)
-    SELECT v.project_id, v.chat_id, v.message_id, v.update_id, v.user_id,
-           CAST(v.author AS jsonb), v.text, v.kind, v.sent_at, v.edited_at,
-           v.reply_to_message_id, v.forwarded_from, CAST(v.raw AS jsonb)
-    FROM unnest(
-        CAST(:project_id AS bigint[]), CAST(:chat_id AS bigint[]), CAST(:message_id AS bigint[]),
-        CAST(:update_id AS bigint[]), CAST(:user_id AS bigint[]), CAST(:author AS text[]),
-        CAST(:text AS text[]), CAST(:kind AS text[]), CAST(:sent_at AS timestamptz[]),
-        CAST(:edited_at AS timestamptz[]), CAST(:reply_to_message_id AS bigint[]),
-        CAST(:forwarded_from AS text[]), CAST(:raw AS text[])
-    ) WITH ORDINALITY AS v(project_id, chat_id, message_id, update_id, user_id, author, text,
-                           kind, sent_at, edited_at, reply_to_message_id, forwarded_from, raw,
-                           position)
-    ORDER BY v.position
-    ON CONFLICT ON CONSTRAINT uq_messages_chat_message DO UPDATE SET
-        update_id = excluded.update_id, user_id = excluded.user_id, author = excluded.author,
-        text = excluded.text, kind = excluded.kind, sent_at = excluded.sent_at,
-        edited_at = excluded.edited_at, reply_to_message_id = excluded.reply_to_message_id,
-        forwarded_from = excluded.forwarded_from, raw = excluded.raw, updated_at = now()
-    WHERE (coalesce(excluded.edited_at, '-infinity'), excluded.update_id)
-        > (coalesce(messages.edited_at, '-infinity'), messages.update_id)
-    RETURNING id, project_id, chat_id, message_id
-    """
+# The columns of a message row an upsert writes, in `unnest_upsert`'s order.
+ROW_COLUMNS = (
+    "project_id", "chat_id", "message_id", "update_id", "user_id", "author", "text", "kind",
+    "sent_at", "edited_at", "reply_to_message_id", "forwarded_from", "raw",
+)  # fmt: skip
+# (project_id, message, user_id, author, raw); `author` and `raw` as JSON text.
+RowValues = tuple[int, IncomingMessage, int | None, str, str]
+
+
+def message_arrays(rows: Iterable[RowValues]) -> dict[str, list[Any]]:
+    """An `unnest_upsert`'s parameters: each column's values in the rows' order. Column by
+    column and JSON as text, SQLAlchemy neither processes a bind per row nor encodes JSON."""
+    arrays: dict[str, list[Any]] = {name: [] for name in ROW_COLUMNS}
+    for project_id, message, user_id, author, raw in rows:
+        arrays["project_id"].append(project_id)
+        arrays["chat_id"].append(message.chat_id)
+        arrays["message_id"].append(message.message_id)
+        arrays["update_id"].append(message.update_id)
+        arrays["user_id"].append(user_id)
+        arrays["author"].append(author)
+        arrays["text"].append(message.text)
+        arrays["kind"].append(str(message.kind))
+        arrays["sent_at"].append(message.sent_at)
+        arrays["edited_at"].append(message.edited_at)
+        arrays["reply_to_message_id"].append(message.reply_to_message_id)
+        arrays["forwarded_from"].append(message.forwarded_from)
+        arrays["raw"].append(raw)
+    return arrays
+
+
+def unnest_upsert(newer: str, returning: str) -> TextClause:
+    """One statement whatever the batch size, the rows sent as arrays (`message_arrays`) and
+    inserted in their order (new row ids follow it). A stored message takes the incoming
+    version only where `newer` holds (SQL over `excluded` and `messages`)."""
+    return text(
+        f"""
+        INSERT INTO messages (project_id, chat_id, message_id, update_id, user_id, author,
+                              text, kind, sent_at, edited_at, reply_to_message_id,
+                              forwarded_from, raw)
+        SELECT v.project_id, v.chat_id, v.message_id, v.update_id, v.user_id,
+               CAST(v.author AS jsonb), v.text, v.kind, v.sent_at, v.edited_at,
+               v.reply_to_message_id, v.forwarded_from, CAST(v.raw AS jsonb)
+        FROM unnest(
+            CAST(:project_id AS bigint[]), CAST(:chat_id AS bigint[]),
+            CAST(:message_id AS bigint[]), CAST(:update_id AS bigint[]),
+            CAST(:user_id AS bigint[]), CAST(:author AS text[]), CAST(:text AS text[]),
+            CAST(:kind AS text[]), CAST(:sent_at AS timestamptz[]),
+            CAST(:edited_at AS timestamptz[]), CAST(:reply_to_message_id AS bigint[]),
+            CAST(:forwarded_from AS text[]), CAST(:raw AS text[])
+        ) WITH ORDINALITY AS v(project_id, chat_id, message_id, update_id, user_id, author,
+                               text, kind, sent_at, edited_at, reply_to_message_id,
+                               forwarded_from, raw, position)
+        ORDER BY v.position
+        ON CONFLICT ON CONSTRAINT uq_messages_chat_message DO UPDATE SET
+            update_id = excluded.update_id, user_id = excluded.user_id,
+            author = excluded.author, text = excluded.text, kind = excluded.kind,
+            sent_at = excluded.sent_at, edited_at = excluded.edited_at,
+            reply_to_message_id = excluded.reply_to_message_id,
+            forwarded_from = excluded.forwarded_from, raw = excluded.raw, updated_at = now()
+        WHERE {newer}
+        RETURNING {returning}
+        """
+    )
+
+
+# An update's version: (edited_at, update_id), see `version`.
+_UPSERT_MESSAGES = unnest_upsert(
+    "(coalesce(excluded.edited_at, '-infinity'), excluded.update_id)"
+    " > (coalesce(messages.edited_at, '-infinity'), messages.update_id)",
+    "id, project_id, chat_id, message_id",
 )
 
 
