@@ -225,18 +225,7 @@ _TRACE_HEADER_NAMES = frozenset(name.encode() for name in TRACE_HEADERS)
 
 async def _read_body(receive: Receive) -> bytes:
     """The whole request body, as starlette's `Request.body` reads it, without the Request."""
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientDisconnect
-        body = message.get("body", b"")
-        if not message.get("more_body", False):
-            if not chunks:
-                return body
-            chunks.append(body)
-            return b"".join(chunks)
-        chunks.append(body)
+    return b"".join([chunk async for chunk in _body_chunks(receive)])
 
 
 async def _body_chunks(receive: Receive) -> AsyncIterator[bytes]:
