@@ -14,9 +14,9 @@ after `ack_wait`.
   that returns less than a batch can be topped up: with `linger_seconds` the consumer waits
   until that long after the fetch began, then takes what arrived meanwhile (up to the batch
   size, without waiting for more), so a steady flow is stored in one transaction per linger
-  instead of one per handful of events. A lone event is stored after at most the linger plus
-  the fetch wait (an idle fetch already waits out its own `fetch_wait_seconds`, counted in the
-  linger). A full fetch (a backlog) is never held back.
+  instead of one per handful of events. An event waits at most the linger (one that finds the
+  consumer idle, not at all: the fetch that returns it began long before). A full fetch (a
+  backlog) is never held back.
 * A fetch JetStream does not answer (NATS away, the consumer deleted) looks the consumer up
   again, creating it when it is gone.
 * Each message is decoded once (events: in one pass with the payload model its subject names,
