@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import os
 import time
@@ -107,6 +108,7 @@ class Proxy:
         self.pool = pool
         self.body_limit = settings.body_limit_bytes
         self.import_body_limit = settings.import_body_limit_bytes
+        self.request_ids = request_ids()
         # Paths repeat (the webhook's always): split, route and classify each once. Bounded, as
         # the route table's own cache; a malformed path raises and is not remembered.
         self.path_facts = functools.lru_cache(maxsize=4096)(self._path_facts)
@@ -159,7 +161,7 @@ class Proxy:
         """What to send where for this request, or the answer that refuses it. Routes, checks
         the token and the role, signs the caller and builds the upstream's headers; records
         the route's template in the scope (the metrics label: bounded, never the path)."""
-        request_id = os.urandom(16).hex()  # secrets.token_hex(16) without its two calls
+        request_id = self.request_ids()
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
         try:
             path = raw_path.decode("ascii")
@@ -281,6 +283,16 @@ class Admitted:
     limit: int  # bytes of body allowed
     declared: int | None  # the body's `Content-Length`
     chunked: bool
+
+
+def request_ids() -> Callable[[], str]:
+    """32 hex digits per call, unique: a random half drawn once, then a counter. Random ids
+    cost a `getrandom` system call each, 5 % of the gateway's CPU per proxied webhook
+    (py-spy --native); an id correlates log lines and binds the actor token to one request,
+    and neither needs it unpredictable (the token is signed)."""
+    prefix = os.urandom(8).hex()
+    counter = itertools.count(int.from_bytes(os.urandom(4)))
+    return lambda: f"{prefix}{next(counter) & 0xFFFF_FFFF_FFFF_FFFF:016x}"
 
 
 _TRACE_HEADER_NAMES = frozenset(name.encode() for name in TRACE_HEADERS)
