@@ -57,7 +57,11 @@ from tasktracker.gateway.proxy import (
     error_answer,
 )
 from tasktracker.gateway.upstream import SAFE_METHODS, BadHeaderValue, request_head
-from tasktracker.gateway.upstream_connection import RawHeaders, StaleConnection
+from tasktracker.gateway.upstream_connection import (
+    RawHeaders,
+    StaleConnection,
+    UpstreamConnection,
+)
 from tasktracker.servicekit import tracing
 from tasktracker.servicekit.metrics import UNMATCHED_ROUTE, count_request
 
@@ -90,7 +94,7 @@ class Exchange:
         self.started = time.perf_counter()
         self.body = b""
         self.admitted: Admitted | None = None
-        self.connection: Any = None  # the upstream connection while the answer is awaited
+        self.connection: UpstreamConnection | None = None  # while its answer is awaited
         self.response_complete = False
         self.disconnected = False
         self.inner: RequestResponseCycle | None = None  # when it continues as a task
@@ -186,7 +190,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         try:
             admitted = proxy.admit(exchange.scope)
             if not isinstance(admitted, Admitted):
-                self._answer(exchange, admitted.status_code, admitted.raw_headers, admitted.body)
+                self._answer_with(exchange, admitted)
                 return
             exchange.admitted = admitted
             body = exchange.body or None
@@ -216,6 +220,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         proxy = self._proxy
         assert proxy is not None
         connection, admitted = exchange.connection, exchange.admitted
+        assert connection is not None
         try:
             error = connection.error
             if error is not None:
@@ -229,19 +234,19 @@ class GatewayHttpProtocol(HttpToolsProtocol):
             answer = connection.answered
             if answer is None:
                 return  # the head is still on its way
-            headers = proxy.answer_headers(answer, admitted)
             if not answer.complete:
                 length = answer.content_length
                 if length is not None and length <= READ_WHOLE_BYTES:
                     return  # the rest of a small body is on its way
                 exchange.connection = None
                 connection.listen(None)
+                headers = proxy.answer_headers(answer, admitted)
                 self._continue(exchange, UpstreamResponse(answer, headers))
                 return
             exchange.connection = None
             body = answer.received()
             answer.release()
-            self._answer(exchange, answer.status, headers, body)
+            self._answer(exchange, answer.status, proxy.answer_headers(answer, admitted), body)
         except Exception:
             self._crashed(exchange)
 
@@ -349,8 +354,8 @@ class GatewayHttpProtocol(HttpToolsProtocol):
             if exchange.inner is not None:
                 exchange.inner.disconnected = True
                 exchange.inner.message_event.set()
-            if self.cycle is exchange:
-                self.cycle = None  # type: ignore[assignment]
+        if type(self.cycle) is Exchange:  # uvicorn's own would wake the cycle's reader
+            self.cycle = None  # type: ignore[assignment]
         super().connection_lost(exc)
 
     def shutdown(self) -> None:
