@@ -10,9 +10,23 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import httptools
+import pytest
 
 from .helpers import auth, gateway_settings, running_gateway, token
 from .raw_http import Peer, answer_each, ok, raw_server
+
+
+@pytest.fixture(autouse=True)
+async def no_loop_errors() -> AsyncIterator[None]:
+    """A protocol callback that raises (in `connection_lost`, say) only reaches the event
+    loop's exception handler: each test here fails on one."""
+    loop = asyncio.get_running_loop()
+    errors: list[dict] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _, context: errors.append(context))
+    yield
+    loop.set_exception_handler(previous)
+    assert not errors, errors
 
 
 @contextlib.asynccontextmanager
