@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -17,6 +18,7 @@ from tasktracker.gateway import metrics
 from tasktracker.gateway.admission import SocketAdmission
 from tasktracker.gateway.auth import AuthError, TokenVerifier, bearer_token
 from tasktracker.gateway.console import mount_console
+from tasktracker.gateway.http_front import GatewayHttpProtocol
 from tasktracker.gateway.hub import Hub
 from tasktracker.gateway.proxy import Proxy, admin_refusal, proxy_first, proxy_routes
 from tasktracker.gateway.public_api import public_openapi
@@ -149,8 +151,13 @@ def server_config(
         "log_config": None,  # uvicorn's loggers propagate to the root's (servicekit.logs)
         "timeout_graceful_shutdown": settings.close_timeout_seconds,
     }
+    app = app or create_app(settings)
+    # Small proxied requests are answered by the protocol itself, the rest by the app.
+    options["http"] = functools.partial(
+        GatewayHttpProtocol, proxy=lambda: getattr(app.state, "proxy", None)
+    )
     options.update(overrides)
-    config = uvicorn.Config(proxy_first(app or create_app(settings)), **options)  # type: ignore[arg-type]
+    config = uvicorn.Config(proxy_first(app), **options)  # type: ignore[arg-type]
     for name in ("uvicorn.error", "uvicorn.access"):  # uvicorn logs paths with their query
         logger = logging.getLogger(name)
         if not any(isinstance(f, RedactTokens) for f in logger.filters):

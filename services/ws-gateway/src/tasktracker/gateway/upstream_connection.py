@@ -15,6 +15,11 @@ What it keeps exact, and why each matters to a proxy:
 
 No timer per request: a wait records when it began (`answer_wait_since`, `drain_wait_since`)
 and the pool's periodic sweep calls `time_out` on waits older than the read timeout.
+
+Two ways to follow an answer: a coroutine awaits it (`answer`, then `UpstreamAnswer.read` or
+`next_chunk`), or a `listener` given to `send` is called after each part of it arrives and
+when the exchange fails (`error`): the gateway's in-place path answers small requests from
+that call, with no task and no future per request (`http_front`).
 """
 
 from __future__ import annotations
@@ -77,6 +82,10 @@ class UpstreamAnswer:
         self._size = 0
         return data
 
+    def received(self) -> bytes:
+        """The body received so far, taken (all of it once `complete`)."""
+        return self._take()
+
     async def read(self) -> bytes:
         """The whole body (for small ones: nothing pauses while it accumulates)."""
         while not self.complete:
@@ -133,11 +142,31 @@ class UpstreamConnection(asyncio.Protocol):
         self._drain_waiter: asyncio.Future[None] | None = None
         self._writing_paused = False
         self._reading_paused = False
+        self._listener: Callable[[], None] | None = None
+        self._heard = False  # a part of the answer arrived for the listener
+
+    @property
+    def error(self) -> BaseException | None:
+        """What broke the exchange in flight, if anything did."""
+        return self._error
+
+    @property
+    def answered(self) -> UpstreamAnswer | None:
+        """The answer's status and headers, once they arrived (the listener's view)."""
+        return self._answer
 
     # -- the exchange, as the client drives it
 
-    def send(self, data: bytes, *, head_request: bool, whole: bool) -> None:
-        """Write a request (`whole`: with its body; else the body follows, see `write`)."""
+    def send(
+        self,
+        data: bytes,
+        *,
+        head_request: bool,
+        whole: bool,
+        listener: Callable[[], None] | None = None,
+    ) -> None:
+        """Write a request (`whole`: with its body; else the body follows, see `write`).
+        With a `listener`, the answer is followed by calls to it (see `listen`)."""
         assert self.transport is not None
         self._answer = None
         self._headers = []
@@ -149,6 +178,16 @@ class UpstreamConnection(asyncio.Protocol):
         self.request_written = whole
         self.resume_reading()  # paused if the last answer arrived whole but was left unread
         self.transport.write(data)
+        if listener is not None:
+            self.listen(listener)
+
+    def listen(self, listener: Callable[[], None] | None) -> None:
+        """Calls `listener` once the parser is done with what arrived, each time part of the
+        answer did, and when the exchange fails; None stops that (a coroutine takes over).
+        The wait counts from now for the read timeout."""
+        self._listener = listener
+        self._heard = False
+        self.answer_wait_since = self._loop.time() if listener is not None else None
 
     def write(self, data: list[bytes]) -> None:
         if self._error is not None:
@@ -210,6 +249,8 @@ class UpstreamConnection(asyncio.Protocol):
 
     def release(self) -> None:
         self._in_flight = False
+        self._listener = None
+        self.answer_wait_since = None
         self._on_release(self)
 
     def close(self) -> None:
@@ -232,6 +273,7 @@ class UpstreamConnection(asyncio.Protocol):
                     waiter.set_exception(error)
         if self.transport is not None and not self.closed:
             self.transport.abort()
+        self._tell_listener()
 
     def time_out(self) -> None:
         self.fail(UpstreamTimeout("no answer within the read timeout"))
@@ -240,6 +282,15 @@ class UpstreamConnection(asyncio.Protocol):
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+        self._heard = True
+
+    def _tell_listener(self) -> None:
+        """Outside the parser's callbacks only: the listener may release the connection."""
+        listener = self._listener
+        if listener is not None and (self._heard or self._error is not None):
+            self._heard = False
+            self.answer_wait_since = self._loop.time()  # the next part's wait starts now
+            listener()
 
     # -- asyncio.Protocol
 
@@ -258,6 +309,8 @@ class UpstreamConnection(asyncio.Protocol):
             self.fail(UpstreamFailed("the upstream switched protocols"))
         except httptools.HttpParserError as exc:
             self.fail(UpstreamFailed(f"the upstream's answer is not HTTP: {exc}"))
+        else:
+            self._tell_listener()
 
     def eof_received(self) -> bool:
         self.closed = True  # from now on, not to be handed out: the transport closes
@@ -291,6 +344,7 @@ class UpstreamConnection(asyncio.Protocol):
         if answer is not None and _delimited_by_close(answer.raw_headers):
             answer.complete = True
             self._wake()
+            self._tell_listener()
         elif self.reused and not self._received:
             self.fail(StaleConnection("the upstream closed the reused connection"))
         else:

@@ -97,18 +97,25 @@ class UpstreamPool:
         while True:
             if self._closed:
                 raise UpstreamUnavailable("the gateway is shutting down")
-            idle = origin.idle
-            while idle:
-                connection = idle.pop()
-                connection.idle_since = None  # out of the list: `_lost` must not look for it
-                if not connection.closed:
-                    connection.reused = True
-                    return connection
+            connection = self.take_idle(origin)
+            if connection is not None:
+                return connection
             if self.open_connections < self.max_connections or self._close_coldest_idle():
                 return await self._connect(origin)
             if deadline is None:
                 deadline = self._loop.time() + self.connect_timeout
             await self._wait_for_room(deadline)
+
+    def take_idle(self, origin: Origin) -> UpstreamConnection | None:
+        """The warmest idle connection to `origin`, if there is one (and the pool is open)."""
+        idle = origin.idle
+        while idle and not self._closed:
+            connection = idle.pop()
+            connection.idle_since = None  # out of the list: `_lost` must not look for it
+            if not connection.closed:
+                connection.reused = True
+                return connection
+        return None
 
     async def _wait_for_room(self, deadline: float) -> None:
         waiter = self._loop.create_future()
