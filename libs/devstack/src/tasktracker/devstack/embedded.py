@@ -4,6 +4,7 @@ where neither runs. Each starts in a directory of its own, on a port of its own.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -11,11 +12,31 @@ import sys
 import time
 from pathlib import Path
 
+# Below the kernel's ephemeral range (Linux: 32768-60999) and above the well-known services'.
+_PORTS = range(10_000, 32_768)
+_handed_out: set[int] = set()
+
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A TCP port free on 127.0.0.1 now, for a server this process starts next.
+
+    Not one bound to port 0: those come out of the ephemeral range, where the kernel also
+    picks the local port of every outgoing connection, so a connection opened between this
+    call and the server's bind could take it (seen: a service of `make bench` failing with
+    "address already in use" while a dozen others connected to PostgreSQL and NATS). Never
+    the same port twice in one process."""
+    for _ in range(1000):
+        port = random.choice(_PORTS)
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free port in {_PORTS.start}..{_PORTS.stop - 1}")
 
 
 def wait_for_port(port: int, timeout: float = 20.0) -> None:
