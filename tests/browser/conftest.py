@@ -79,8 +79,11 @@ async def stack(
     database_factory, nats_url, session_id, project_ids, tmp_path_factory
 ) -> AsyncIterator[FullStack]:
     log_dir = tmp_path_factory.mktemp("browser-logs")
+    # Streams and durables of its own, apart from the e2e whole stack's: the console flow posts
+    # the e2e flow's updates, and on one stream JetStream's duplicate window (120 s) would drop
+    # the e2e test's as repeats of these when it runs within two minutes of them.
     async with full_stack(
-        database_factory, nats_url, session_id, reserve_project_ids(project_ids), log_dir
+        database_factory, nats_url, f"{session_id}br", reserve_project_ids(project_ids), log_dir
     ) as whole:
         yield whole
 

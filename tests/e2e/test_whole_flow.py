@@ -11,10 +11,13 @@ import signal
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import httpx
+import nats
 import pytest
 
 from tasktracker.contracts.enums import Role
+from tasktracker.servicekit.db import asyncpg_dsn
 from tests.fixtures.space_socket import SpaceSocket
 
 pytestmark = pytest.mark.e2e
@@ -139,8 +142,43 @@ async def _chat_arrives(stack, space: SpaceSocket) -> list[int]:
         texts = {e["data"]["message"]["text"] for e in s.of("message.updated")}
         return EDITED_TEXT in texts and len(texts) == len(CONVERSATIONS) + 1
 
-    await space.wait_for(arrived, what="every message and the edit")
+    try:
+        await space.wait_for(arrived, what="every message and the edit")
+    except AssertionError as exc:  # which stage stopped: the stream, the worker, the events
+        raise AssertionError(f"{exc}; {await _updates_state(stack)}") from None
     return sorted({e["data"]["message"]["id"] for e in space.of("message.updated")})
+
+
+async def _updates_state(stack) -> str:
+    env = stack.env
+    client = await nats.connect(env["TT_INGESTION_NATS_URL"])
+    try:
+        js = client.jetstream()
+        stream = await js.stream_info(env["TT_INGESTION_UPDATES_STREAM"])
+        consumer = await js.consumer_info(
+            env["TT_INGESTION_UPDATES_STREAM"], env["TT_INGESTION_UPDATES_DURABLE"]
+        )
+    finally:
+        await client.close()
+    conn = await asyncpg.connect(asyncpg_dsn(env["TT_INGESTION_DATABASE_URL"]))
+    try:
+        stored = await conn.fetchval("SELECT count(*) FROM messages WHERE chat_id = $1", CHAT_1)
+        parked = await conn.fetchval(
+            "SELECT count(*) FROM parked_updates WHERE chat_id = $1 AND released_at IS NULL",
+            CHAT_1,
+        )
+        unpublished = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+    finally:
+        await conn.close()
+    state = stream.state
+    return (
+        f"updates stream: {state.messages} held, last seq {state.last_seq}; consumer: "
+        f"delivered {consumer.delivered.stream_seq}, ack floor {consumer.ack_floor.stream_seq}, "
+        f"pending {consumer.num_pending}, ack pending {consumer.num_ack_pending}, "
+        f"waiting pulls {consumer.num_waiting}; chat's messages stored: {stored}, parked: "
+        f"{parked}; "
+        f"outbox rows unpublished: {unpublished}"
+    )
 
 
 async def _knowledge(pm: httpx.AsyncClient, project: int, ids: list[int], space: SpaceSocket):
