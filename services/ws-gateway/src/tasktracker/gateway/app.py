@@ -16,11 +16,12 @@ from prometheus_client import REGISTRY
 from tasktracker.contracts.ws import CloseCode
 from tasktracker.gateway import metrics
 from tasktracker.gateway.admission import SocketAdmission
+from tasktracker.gateway.asgi_routes import proxy_first, proxy_routes
 from tasktracker.gateway.auth import AuthError, TokenVerifier, bearer_token
 from tasktracker.gateway.console import mount_console
 from tasktracker.gateway.http_front import GatewayHttpProtocol
 from tasktracker.gateway.hub import Hub
-from tasktracker.gateway.proxy import Proxy, admin_refusal, proxy_first, proxy_routes
+from tasktracker.gateway.proxy import Proxy, admin_refusal
 from tasktracker.gateway.public_api import public_openapi
 from tasktracker.gateway.session import Session, SessionLimits
 from tasktracker.gateway.settings import GatewaySettings

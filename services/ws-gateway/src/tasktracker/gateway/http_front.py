@@ -13,7 +13,7 @@ of the event loop and three socket writes where two are enough. Measured with `b
 (wrk, 16 connections): the gateway's CPU per webhook fell from 70 to 46 µs, and in front of a
 canned upstream from 51 to 33 µs (README → Measured).
 
-Everything else takes uvicorn's path unchanged, through the same proxy (`proxy.proxy_first`):
+Everything else takes uvicorn's path unchanged, through the same proxy (`asgi_routes.proxy_first`):
 
 * WebSocket upgrades, health, metrics and docs;
 * HEAD, `Expect: 100-continue`, and chunked or large bodies;
@@ -57,11 +57,8 @@ from tasktracker.gateway.proxy import (
     error_answer,
 )
 from tasktracker.gateway.upstream import SAFE_METHODS, BadHeaderValue, request_head
-from tasktracker.gateway.upstream_connection import (
-    RawHeaders,
-    StaleConnection,
-    UpstreamConnection,
-)
+from tasktracker.gateway.upstream_connection import RawHeaders, UpstreamConnection
+from tasktracker.gateway.upstream_errors import StaleConnection
 from tasktracker.servicekit import tracing
 from tasktracker.servicekit.metrics import UNMATCHED_ROUTE, count_request
 

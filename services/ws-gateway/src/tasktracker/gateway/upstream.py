@@ -30,11 +30,9 @@ from collections.abc import AsyncIterator
 
 from starlette.requests import ClientDisconnect
 
-from tasktracker.gateway.upstream_connection import (
-    RawHeaders,
+from tasktracker.gateway.upstream_connection import RawHeaders, UpstreamAnswer, UpstreamConnection
+from tasktracker.gateway.upstream_errors import (
     StaleConnection,
-    UpstreamAnswer,
-    UpstreamConnection,
     UpstreamFailed,
     UpstreamTimeout,
     UpstreamUnavailable,

@@ -30,29 +30,18 @@ from typing import TYPE_CHECKING, cast
 
 import httptools
 
+from tasktracker.gateway.upstream_errors import (
+    StaleConnection,
+    UpstreamFailed,
+    UpstreamTimeout,
+)
+
 if TYPE_CHECKING:
     from tasktracker.gateway.upstream_pool import Origin
 
 RawHeaders = list[tuple[bytes, bytes]]
 
 HIGH_WATER = 256 * 1024  # bytes of an answer's body buffered before reading pauses
-
-
-class UpstreamUnavailable(Exception):
-    """Nothing answered: connection refused, or no connection within the connect timeout."""
-
-
-class UpstreamTimeout(Exception):
-    """The upstream accepted the request but did not answer in time."""
-
-
-class UpstreamFailed(Exception):
-    """The connection broke or the upstream answered something that is not HTTP."""
-
-
-class StaleConnection(UpstreamFailed):
-    """A reused connection ended before any byte of the answer: the service most likely
-    closed it while it was idle, and the request may not have reached it."""
 
 
 class UpstreamAnswer:

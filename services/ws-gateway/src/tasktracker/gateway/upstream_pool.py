@@ -21,7 +21,8 @@ from collections import deque
 from urllib.parse import urlsplit
 
 from tasktracker.gateway.settings import GatewaySettings
-from tasktracker.gateway.upstream_connection import UpstreamConnection, UpstreamUnavailable
+from tasktracker.gateway.upstream_connection import UpstreamConnection
+from tasktracker.gateway.upstream_errors import UpstreamUnavailable
 
 SWEEPS_PER_TIMEOUT = 10  # a timeout fires between 1 and 1.1 times its setting
 MAX_SWEEP_INTERVAL = 1.0
