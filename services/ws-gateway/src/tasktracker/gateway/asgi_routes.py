@@ -14,7 +14,14 @@ from starlette.routing import Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tasktracker.contracts.errors import ErrorCode
-from tasktracker.gateway.proxy import METHODS, PREFIXES, ROUTE_KEY, Proxy, error_answer
+from tasktracker.gateway.proxy import (
+    METHODS,
+    PREFIXES,
+    ROUTE_KEY,
+    Proxy,
+    error_answer,
+    is_proxied,
+)
 from tasktracker.servicekit.metrics import COUNTED, UNMATCHED_ROUTE, count_request
 
 log = logging.getLogger(__name__)
@@ -62,12 +69,9 @@ def proxy_first(app: FastAPI) -> ASGIApp:
     forward = proxy_app(lambda: app.state.proxy)
 
     async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            path: str = scope["path"]
-            for prefix in PREFIXES:
-                if path.startswith(prefix) and path[len(prefix) : len(prefix) + 1] in ("", "/"):
-                    await forward(scope, receive, send)
-                    return
+        if scope["type"] == "http" and is_proxied(scope["path"]):
+            await forward(scope, receive, send)
+            return
         await app(scope, receive, send)
 
     return dispatch

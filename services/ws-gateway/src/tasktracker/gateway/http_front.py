@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -48,13 +47,13 @@ from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 from tasktracker.contracts.errors import ErrorCode
 from tasktracker.gateway.proxy import (
     METHODS,
-    PREFIXES,
     READ_WHOLE_BYTES,
     ROUTE_KEY,
     Admitted,
     Proxy,
     UpstreamResponse,
     error_answer,
+    is_proxied,
 )
 from tasktracker.gateway.upstream import SAFE_METHODS, BadHeaderValue, request_head
 from tasktracker.gateway.upstream_connection import RawHeaders, UpstreamConnection
@@ -65,7 +64,6 @@ from tasktracker.servicekit.metrics import UNMATCHED_ROUTE, count_request
 log = logging.getLogger(__name__)
 
 IN_PLACE_METHODS = METHODS - {"HEAD"}  # a HEAD answer's framing is uvicorn's to get right
-_PREFIXES = tuple(prefix.encode() for prefix in PREFIXES)
 _FORWARDED = frozenset({b"x-forwarded-for", b"x-forwarded-proto"})
 _NO_BODY = frozenset({204, 304})
 
@@ -155,7 +153,8 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         method = parser.get_method().decode("ascii")
         url = httptools.parse_url(self.url)
         raw_path = url.path
-        if method not in IN_PLACE_METHODS or b"%" in raw_path or not _proxied(raw_path):
+        path = raw_path.decode("ascii")  # not ASCII: a 400, as uvicorn's own parsing answers
+        if method not in IN_PLACE_METHODS or "%" in path or not is_proxied(path):
             return None
         length = None
         for name, value in self.headers:
@@ -174,7 +173,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         scope["method"] = method
         if http_version != "1.1":
             scope["http_version"] = http_version
-        scope["path"] = self.root_path + raw_path.decode("ascii")
+        scope["path"] = self.root_path + path
         scope["raw_path"] = self.root_path.encode("ascii") + raw_path
         scope["query_string"] = url.query or b""
         return Exchange(scope, http_version != "1.0" and parser.should_keep_alive())
@@ -288,7 +287,9 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         if connection is not None:
             connection.release()  # not answered whole: closed
         admitted = exchange.admitted
-        request_id = admitted.request_id if admitted is not None else os.urandom(16).hex()
+        proxy = self._proxy
+        assert proxy is not None
+        request_id = admitted.request_id if admitted is not None else proxy.request_ids()
         response = error_answer(500, ErrorCode.internal, "internal error", request_id)
         self._answer_with(exchange, response)
 
@@ -376,10 +377,3 @@ def _count(exchange: Exchange, status: int) -> None:
     scope = exchange.scope
     route = scope.get(ROUTE_KEY, UNMATCHED_ROUTE)
     count_request("gateway", route, scope["method"], status, exchange.started)
-
-
-def _proxied(raw_path: bytes) -> bool:
-    for prefix in _PREFIXES:
-        if raw_path.startswith(prefix) and raw_path[len(prefix) : len(prefix) + 1] in (b"", b"/"):
-            return True
-    return False

@@ -149,8 +149,8 @@ class Proxy:
                 body = await _read_body(receive) if declared else None
             elif declared is not None or admitted.chunked:
                 body = RequestBody(_body_chunks(receive), admitted.limit, declared)
-        except ClientDisconnect:
-            return Response(status_code=499)  # the client left while sending its body
+        except ClientDisconnect as exc:
+            return self.failure(exc, admitted)
         return await self.forward(admitted, body)
 
     def admit(self, scope: Scope) -> Admitted | Response:
@@ -358,6 +358,14 @@ def error_answer(status: int, code: ErrorCode, message: str, request_id: str) ->
 
 
 PREFIXES = ("/api", "/webhook")
+
+
+def is_proxied(path: str) -> bool:
+    """Whether the path is one the proxy serves: `/api`, `/webhook` or under either."""
+    for prefix in PREFIXES:
+        if path.startswith(prefix) and path[len(prefix) : len(prefix) + 1] in ("", "/"):
+            return True
+    return False
 
 
 ROUTE_KEY = "tt.route"

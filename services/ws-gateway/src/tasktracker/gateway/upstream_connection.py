@@ -64,23 +64,20 @@ class UpstreamAnswer:
                 return int(value) if value.isdigit() else None
         return None
 
-    def _take(self) -> bytes:
+    def received(self) -> bytes:
+        """The body received so far, taken (all of it once `complete`)."""
         chunks = self._chunks
         data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         chunks.clear()
         self._size = 0
         return data
 
-    def received(self) -> bytes:
-        """The body received so far, taken (all of it once `complete`)."""
-        return self._take()
-
     async def read(self) -> bytes:
         """The whole body (for small ones: nothing pauses while it accumulates)."""
         while not self.complete:
             self._connection.resume_reading()
             await self._connection.wait_for_answer()
-        return self._take()
+        return self.received()
 
     async def next_chunk(self) -> bytes:
         """What arrived of the body since the last call, waiting for some; b"" at its end."""
@@ -88,7 +85,7 @@ class UpstreamAnswer:
             if self.complete:
                 return b""
             await self._connection.wait_for_answer()
-        data = self._take()
+        data = self.received()
         self._connection.resume_reading()
         return data
 
