@@ -138,9 +138,15 @@ async def _chat_arrives(stack, space: SpaceSocket) -> list[int]:
             )
             assert sent.status_code == 200, sent.text
 
+    # Each message's latest version: when the original and its edit land in one batch, the
+    # worker stores (and announces) only the edit, the state storing them one by one gives.
+    final = {n: text for n, (_, text) in enumerate(CONVERSATIONS, start=1)} | {1: EDITED_TEXT}
+
     def arrived(s: SpaceSocket) -> bool:
-        texts = {e["data"]["message"]["text"] for e in s.of("message.updated")}
-        return EDITED_TEXT in texts and len(texts) == len(CONVERSATIONS) + 1
+        latest = {}
+        for event in s.of("message.updated"):
+            latest[event["data"]["message"]["message_id"]] = event["data"]["message"]["text"]
+        return latest == final
 
     try:
         await space.wait_for(arrived, what="every message and the edit")
