@@ -7,6 +7,8 @@ import sys
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
 from tasktracker.ingestion.storable import (
@@ -132,3 +134,30 @@ def test_utc_time_is_the_same_instant_in_utc_and_within_python_years():
     for value in (datetime(1, 1, 1, tzinfo=EAST), datetime.max.replace(tzinfo=WEST)):
         with pytest.raises(ValidationError, match="years 1-9999"):
             validate(value)
+
+
+_ANY_CHARACTER = st.characters(min_codepoint=0, max_codepoint=0x10FFFF, exclude_categories=())
+_JSON_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**400), max_value=10**400)
+    | st.floats()
+    | st.text(_ANY_CHARACTER, max_size=8)
+)
+_JSON_DOCUMENTS = st.recursive(
+    _JSON_SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(_ANY_CHARACTER, max_size=4), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_JSON_DOCUMENTS)
+def test_text_said_storable_as_is_needs_no_repair(document):
+    # ensure_ascii: a lone surrogate can only arrive escaped; a request body is strict UTF-8.
+    text = json.dumps(document, ensure_ascii=True)
+    if storable_as_is(text):
+        assert storable_document(json.loads(text)) == json.loads(text)

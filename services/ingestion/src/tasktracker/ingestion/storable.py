@@ -94,20 +94,28 @@ def _storable_scalar(value: Any) -> Any:
 
 
 # What in JSON text `json.loads` accepts but `jsonb` refuses, or `storable_document` would
-# change: a NUL or surrogate escape (a valid pair passes), NaN/Infinity, and numbers a float
-# can't hold (a 3-digit exponent, 309+ integer digits). It may also match inside a string
-# ("Infinity", an escaped backslash): such text only takes the slower way.
-_NEEDS_REPAIR = re.compile(
-    r"\\u0000|NaN|Infinity|[eE][+-]?\d{3}|\d{309}"
+# change: NaN/Infinity, a NUL or surrogate escape (a valid pair passes), and numbers a float
+# can't hold (a 3-digit exponent, 309+ integer digits; in JSON a digit comes before either).
+# Any of these may also match inside a string ("Infinity", an escaped backslash): such text
+# only takes the slower way. Three checks, the costly ones only where they can match: one
+# regex of every alternative tried them all at every character (23 µs for a typical update,
+# 8 % of the worker's time; now 8 µs).
+_BAD_ESCAPE = re.compile(
+    r"\\u0000"
     r"|\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])"
     r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F]"
 )
+_HUGE_NUMBER = re.compile(r"\d(?:[eE][+-]?\d{3}|\d{308})")
 
 
 def storable_as_is(json_text: str) -> bool:
     """Whether JSON text that `json.loads` parsed can go into a `jsonb` column as it is: then
     `storable_document` of what it parsed to changes nothing."""
-    return _NEEDS_REPAIR.search(json_text) is None
+    if "NaN" in json_text or "Infinity" in json_text:
+        return False
+    if "\\u" in json_text and _BAD_ESCAPE.search(json_text):
+        return False
+    return _HUGE_NUMBER.search(json_text) is None
 
 
 def storable_document(document: Any) -> Any:
