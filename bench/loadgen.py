@@ -17,6 +17,7 @@ import multiprocessing as mp
 import re
 import secrets
 import shutil
+import statistics
 import subprocess
 import tempfile
 import time
@@ -76,6 +77,19 @@ class Load:
     @property
     def ok(self) -> int:
         return self.statuses.get(200, 0)
+
+    @classmethod
+    def combined(cls, loads: list[Load]) -> Load:
+        """Runs of one load as one: requests, time and statuses summed; each latency
+        percentile the median of the runs' (percentiles of runs don't add up)."""
+        keys = [k for k in loads[0].latency_ms if all(k in load.latency_ms for load in loads)]
+        return cls(
+            tool=loads[0].tool,
+            requests=sum(load.requests for load in loads),
+            seconds=sum(load.seconds for load in loads),
+            statuses=sum((load.statuses for load in loads), Counter()),
+            latency_ms={k: statistics.median(load.latency_ms[k] for load in loads) for k in keys},
+        )
 
     def summary(self) -> str:
         lat = ", ".join(f"{k} {v:.1f} ms" for k, v in self.latency_ms.items())
