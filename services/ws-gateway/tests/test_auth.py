@@ -206,3 +206,27 @@ def test_a_bad_rs256_key_fails_at_start(tmp_path):
     ):
         with pytest.raises(ValueError, match="public key"):
             create_app(settings)
+
+
+def test_a_remembered_token_still_expires(monkeypatch):
+    verifier = TokenVerifier("HS256", SECRET, leeway=5)
+    issued = time.time()
+    token = issue_token(SECRET, sub="alice", ttl_seconds=60, now=issued)
+    assert verifier.verify(token).sub == "alice"
+    monkeypatch.setattr(time, "time", lambda: issued + 64)  # expired 4 s ago: within leeway
+    assert verifier.verify(token).sub == "alice"
+    monkeypatch.setattr(time, "time", lambda: issued + 66)
+    with pytest.raises(AuthError, match="expired"):
+        verifier.verify(token)
+
+
+def test_tokens_that_verified_are_remembered_and_no_others():
+    verifier = TokenVerifier("HS256", SECRET, remembered=2)
+    tokens = [issue_token(SECRET, sub=name) for name in ("a", "b", "c")]
+    forged = tokens[0][:-2] + ("AA" if not tokens[0].endswith("AA") else "BB")
+    for _ in range(2):
+        with pytest.raises(AuthError, match="invalid token"):
+            verifier.verify(forged)  # refused every time, never taken as verified
+    assert [verifier.verify(token).sub for token in tokens + tokens[-1:]] == ["a", "b", "c", "c"]
+    remembered = verifier._verified.cache_info()
+    assert (remembered.hits, remembered.currsize) == (1, 2)
