@@ -14,14 +14,15 @@ from sqlalchemy import func, insert, select, text
 from tasktracker.contracts.events import ChatBound
 from tasktracker.contracts.subjects import space_filter
 from tasktracker.devstack.embedded import EmbeddedNats
-from tasktracker.servicekit.db import asyncpg_dsn, session_factory
+from tasktracker.servicekit.db import asyncpg_dsn, create_engine, session_factory
+from tasktracker.servicekit.migrations import ensure_database
 from tasktracker.servicekit.outbox import Outbox
 from tasktracker.servicekit.relay import OutboxRelay
 from tasktracker.servicekit.settings import NatsSettings
 from tasktracker.servicekit.stream import ensure_space_stream
 from tests.fixtures.jetstream import stream_messages as messages_on
 
-from .conftest import notes, outbox
+from .conftest import metadata, notes, outbox
 
 STAGE = Outbox(outbox, producer="servicekit-test")
 
@@ -299,3 +300,47 @@ async def test_relay_sends_a_batch_without_a_trip_through_the_event_loop_per_row
         counting.cancel()
         await client.close()
     assert js.sent_at[-1] == js.sent_at[0]  # all 100 sent in one loop iteration
+
+
+async def test_marking_rows_published_reads_only_those_rows(database_factory, js, project_ids):
+    """The relay's statements are first planned on a new, empty outbox, where reading the
+    whole table is the cheapest plan; PostgreSQL reuses a prepared statement's generic plan
+    until the table is next analyzed, and published rows stay for a day. A pass over two
+    new rows must not read the thousands published before them."""
+    url = database_factory("relay_plans")
+    await ensure_database(url)
+    engine = create_engine(url)
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    relay = OutboxRelay(database_url=url, js=js)
+    relay_conn = await relay.connect()
+    pid = next(project_ids)
+
+    async def outbox_rows_read() -> int:
+        await relay_conn.execute("SELECT pg_stat_force_next_flush()")  # this backend's counts
+        return await relay_conn.fetchval(
+            "SELECT seq_tup_read + coalesce(idx_tup_fetch, 0) "
+            "FROM pg_stat_user_tables WHERE relname = 'outbox'"
+        )
+
+    try:
+        for n in range(8):  # enough passes for a generic plan, on a table of a few pages
+            for row in range(12):
+                await stage_note(engine, pid, f"early {n}.{row}")
+            assert await relay.publish_pending(relay_conn) == 12
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO outbox (event_id, subject, payload, published_at) "
+                    "SELECT gen_random_uuid(), 'space.0.messages.x', '\\x00', now() "
+                    "FROM generate_series(1, 5000)"
+                )
+            )
+        await stage_note(engine, pid, "late")
+        await stage_note(engine, pid, "late!")
+        before = await outbox_rows_read()
+        assert await relay.publish_pending(relay_conn) == 2
+        assert await outbox_rows_read() - before < 100
+    finally:
+        await relay_conn.close()
+        await engine.dispose()
