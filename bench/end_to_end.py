@@ -14,8 +14,10 @@ twice; how many POSTs went out more than 10 ms late (the generator found no free
 the stack is behind) and the CPU every process used per accepted message (the stack, NATS,
 PostgreSQL, the generator and the socket client), with the rate the machine's cores could
 carry at that cost: on a shared machine a rate says how busy the machine was, the CPU per
-message what the pipeline costs. At the end: messages stored (the ingestion database) against
-those accepted, and every process's RSS before and after the load.
+message what the pipeline costs. Also how long the machine stalled on its disk meanwhile:
+every service's commit waits such a stall out, and it shows in the tail percentiles. At the
+end: messages stored (the ingestion database) against those accepted, and every process's RSS
+before and after the load.
 
 Why 1,050/s for a goal of 1,000/s delivered: a phase can deliver at most what it offers, and
 offered exactly the goal, a pipe that keeps up perfectly shows it only if its last message
@@ -39,7 +41,7 @@ from collections import Counter
 import asyncpg
 import uvloop
 
-from bench.infra import bench_infra, percentile
+from bench.infra import bench_infra, io_stalled_seconds, percentile
 from bench.loadgen import Offered, OpenLoop, open_loop
 from bench.report import Figure, print_figures
 from bench.stack import (
@@ -206,6 +208,21 @@ def cost_figures(label: str, offered: Offered, used: dict[str, float]) -> list[F
     ]
 
 
+def io_stall_figure(label: str, stalled: float | None) -> Figure:
+    """How long the whole machine waited on the disk during the phase. A commit waits for
+    PostgreSQL's WAL to reach the disk, so a stall holds every service's transaction at once
+    and shows in the percentiles: at 500/s on this machine, one stall of 250 ms took the
+    p99 from ~60 to ~250 ms (README, Benchmarks)."""
+    return Figure(
+        "end2end",
+        f"{label}: machine stalled on disk I/O",
+        None if stalled is None else stalled * 1000,
+        "ms",
+        "",
+        "every runnable task waiting on I/O at once (/proc/pressure/io, full)",
+    )
+
+
 async def stored_count(stack: BenchStack, project: int) -> int:
     conn = await asyncpg.connect(asyncpg_dsn(stack.env["TT_INGESTION_DATABASE_URL"]))
     try:
@@ -242,6 +259,7 @@ def measure(
         url = stack.url("gateway") + "/webhook/telegram"
         plan = OpenLoop(url, hook, rate, seconds, CHATS, first)
         cpu_before = cpu_seconds(stack, watcher.pid)
+        io_before = io_stalled_seconds()
         offered = open_loop(plan)
         sends.append(offered)
         first += len(offered.sent) + 1000
@@ -252,7 +270,9 @@ def measure(
             for name, seconds in cpu_seconds(stack, watcher.pid).items()
         }
         used["load generator"] = offered.cpu_seconds
-        costs.append(used)
+        io_after = io_stalled_seconds()
+        stalled = None if io_before is None or io_after is None else io_after - io_before
+        costs.append((used, stalled))
     rss_after = stack.rss_mb()
     stop.set()
     arrivals = parent.recv()
@@ -260,10 +280,11 @@ def measure(
     if isinstance(arrivals, tuple):
         raise RuntimeError(f"the subscription failed: {arrivals}")
     figures = []
-    for (rate, seconds), offered, used in zip(phases, sends, costs, strict=True):
+    for (rate, seconds), offered, (used, stalled) in zip(phases, sends, costs, strict=True):
         label = f"{rate:,.0f}/s for {seconds:.0f} s"
         figures += phase_figures(label, rate, seconds, offered.sent, arrivals)
         figures += cost_figures(label, offered, used)
+        figures.append(io_stall_figure(label, stalled))
     stored = asyncio.run(stored_count(stack, project))
     figures.append(
         Figure("end2end", "accepted, not stored by the end", expected - stored, "", "= 0")
