@@ -60,6 +60,8 @@ def outbox_table(metadata: MetaData) -> Table:
         table.c.seq,
         postgresql_where=table.c.published_at.is_(None) & table.c.failed_at.is_(None),
     )
+    # For the relay's pruning of rows published a day ago (`create_outbox_pruning_index`).
+    Index("ix_outbox_published_brin", table.c.published_at, postgresql_using="brin")
     return table
 
 
@@ -151,4 +153,11 @@ def create_outbox_table(op: object) -> None:
         OUTBOX_TABLE,
         ["seq"],
         postgresql_where=text("published_at IS NULL AND failed_at IS NULL"),
+    )
+
+
+def create_outbox_pruning_index(op: object) -> None:
+    """For the migration that adds it: the BRIN index the relay prunes published rows by."""
+    op.create_index(  # type: ignore[attr-defined]
+        "ix_outbox_published_brin", OUTBOX_TABLE, ["published_at"], postgresql_using="brin"
     )

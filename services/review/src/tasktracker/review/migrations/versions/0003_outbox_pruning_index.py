@@ -1,0 +1,22 @@
+"""The outbox's BRIN index on published_at, by which the relay prunes published rows.
+
+Revision ID: 0003
+Revises: 0002
+"""
+
+from alembic import op
+
+from tasktracker.servicekit.outbox import OUTBOX_TABLE, create_outbox_pruning_index
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    create_outbox_pruning_index(op)
+
+
+def downgrade() -> None:
+    op.drop_index("ix_outbox_published_brin", table_name=OUTBOX_TABLE)
