@@ -35,6 +35,7 @@ from tasktracker.servicekit.tracing import current_carrier
 
 OUTBOX_TABLE = "outbox"
 NOTIFY_CHANNEL = "outbox"
+PRUNING_INDEX = "ix_outbox_published_brin"  # the relay finds rows to prune by it
 
 
 def outbox_columns() -> list[Column]:
@@ -61,7 +62,7 @@ def outbox_table(metadata: MetaData) -> Table:
         postgresql_where=table.c.published_at.is_(None) & table.c.failed_at.is_(None),
     )
     # For the relay's pruning of rows published a day ago (`create_outbox_pruning_index`).
-    Index("ix_outbox_published_brin", table.c.published_at, postgresql_using="brin")
+    Index(PRUNING_INDEX, table.c.published_at, postgresql_using="brin")
     return table
 
 
@@ -159,5 +160,10 @@ def create_outbox_table(op: object) -> None:
 def create_outbox_pruning_index(op: object) -> None:
     """For the migration that adds it: the BRIN index the relay prunes published rows by."""
     op.create_index(  # type: ignore[attr-defined]
-        "ix_outbox_published_brin", OUTBOX_TABLE, ["published_at"], postgresql_using="brin"
+        PRUNING_INDEX, OUTBOX_TABLE, ["published_at"], postgresql_using="brin"
     )
+
+
+def drop_outbox_pruning_index(op: object) -> None:
+    """That migration's downgrade."""
+    op.drop_index(PRUNING_INDEX, table_name=OUTBOX_TABLE)  # type: ignore[attr-defined]

@@ -263,9 +263,9 @@ class OutboxRelay:
         """Delete up to `prune_chunk` rows published over PUBLISHED_RETENTION ago; how many.
 
         The outbox keeps a day of published events: 86 million rows at 1,000 events/s. A scan
-        of them all outlasts the connection's command timeout, and the relay, reconnecting,
+        of them all would outlast the connection's command timeout, and the relay, reconnecting,
         would try again on its first pass, publishing a batch per timeout. The BRIN index on
-        `published_at` (`ix_outbox_published_brin`, cheap to keep: rows are published in
+        `published_at` (`outbox.PRUNING_INDEX`, cheap to keep: rows are published in
         about the order they were written) leads to the old rows' pages alone, and the
         chunk bounds each statement."""
         status = await conn.execute(PRUNE_PUBLISHED, self._prune_chunk)

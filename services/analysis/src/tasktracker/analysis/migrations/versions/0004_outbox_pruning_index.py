@@ -6,7 +6,10 @@ Revises: 0003
 
 from alembic import op
 
-from tasktracker.servicekit.outbox import OUTBOX_TABLE, create_outbox_pruning_index
+from tasktracker.servicekit.outbox import (
+    create_outbox_pruning_index,
+    drop_outbox_pruning_index,
+)
 
 revision = "0004"
 down_revision = "0003"
@@ -19,4 +22,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index("ix_outbox_published_brin", table_name=OUTBOX_TABLE)
+    drop_outbox_pruning_index(op)
