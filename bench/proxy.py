@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from collections.abc import Callable
 
 import httpx
 
@@ -77,12 +78,17 @@ def measure(
     stack.stop("ingestion-worker")
     hook = {"X-Telegram-Bot-Api-Secret-Token": stack.stack.webhook_secret}
     messages = f"/api/projects/{project}/messages"
-    direct = signed_actor_headers("GET", messages, "bench-viewer", key=stack.internal_actor_key)
+    bearer = {"Authorization": f"Bearer {token}"}
+
+    def signed_caller() -> dict[str, str]:
+        # Direct, the gateway's signed caller: one token per round, as a token is bound to one
+        # request id and valid for 60 s, shorter than a run of both cases at --seconds 20.
+        return signed_actor_headers("GET", messages, "bench-viewer", key=stack.internal_actor_key)
+
+    cases: dict[str, tuple[str, str, Callable[[], dict[str, str]], Callable[[], dict[str, str]]]]
     cases = {
-        "webhook": ("/webhook/telegram", "POST", hook, hook),
-        # Direct, the gateway's signed caller (one token: it is bound to one request id, and
-        # valid for 60 s, longer than a run).
-        "GET messages": (messages, "GET", direct, {"Authorization": f"Bearer {token}"}),
+        "webhook": ("/webhook/telegram", "POST", lambda: hook, lambda: hook),
+        "GET messages": (messages, "GET", signed_caller, lambda: bearer),
     }
     figures = []
     for case, (path, method, direct_headers, gateway_headers) in cases.items():
@@ -98,7 +104,7 @@ def measure(
             "force_python": python,
         }
         for url, headers in sides.values():
-            closed_loop(url, headers=headers, seconds=2, **options)  # warm-up
+            closed_loop(url, headers=headers(), seconds=2, **options)  # warm-up
         rounds: dict[str, list[Load]] = {via: [] for via in sides}
         cpu_seconds: dict[tuple[str, str], float] = {}
         for turn in range(rounds_of):
@@ -108,7 +114,7 @@ def measure(
                 cpu_before = stack.cpu_seconds()
                 url, headers = sides[via]
                 rounds[via].append(
-                    closed_loop(url, headers=headers, seconds=seconds / rounds_of, **options)
+                    closed_loop(url, headers=headers(), seconds=seconds / rounds_of, **options)
                 )
                 cpu_after = stack.cpu_seconds()
                 for name in ("gateway", "ingestion"):
