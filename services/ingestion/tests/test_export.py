@@ -48,6 +48,8 @@ def chat(**changes):
         {"type": "private_supergroup", "id": "1", "messages": []},
         {"type": "private_supergroup", "id": True, "messages": []},
         {"type": "galaxy", "id": 1, "messages": []},
+        {"type": {}, "id": 72, "messages": []},  # found by the fuzzer: a 500, not a 400
+        {"type": ["personal_chat"], "id": 72, "messages": []},
         {"about": {}, "chats": {"list": []}},  # a whole-account export
     ],
 )
@@ -99,6 +101,7 @@ def test_channel_posts_and_deleted_accounts():
         ({"file": "a.pdf"}, MessageKind.document),
         ({"file": "v.ogg", "media_type": "voice_message"}, MessageKind.voice),
         ({"file": "v.mp4", "media_type": "video_file"}, MessageKind.video),
+        ({"file": "v.bin", "media_type": {"odd": 1}}, MessageKind.document),
         ({"poll": {"question": "?"}}, MessageKind.poll),
         ({"location_information": {}}, MessageKind.location),
     ],

@@ -95,7 +95,7 @@ def read_export(document: Any) -> ExportChat:
         raise NotAnExport("no `messages` list")
     if type(export_id) is not int or export_id <= 0 or export_id >= 10**12:
         raise NotAnExport("no chat `id` (a positive integer)")
-    if chat_type not in CHAT_TYPES:
+    if not isinstance(chat_type, str) or chat_type not in CHAT_TYPES:  # a dict is unhashable
         raise NotAnExport(f"chat `type` must be one of {sorted(CHAT_TYPES)}")
     name = document.get("name")
     return ExportChat(
@@ -169,7 +169,12 @@ def message_kind(raw: Mapping[str, Any]) -> MessageKind:
     if "photo" in raw:
         return MessageKind.photo
     if "file" in raw or "media_type" in raw:
-        return _MEDIA_KINDS.get(raw.get("media_type"), MessageKind.document)  # type: ignore[arg-type]
+        media_type = raw.get("media_type")  # any JSON value: a dict or list is unhashable
+        return (
+            _MEDIA_KINDS.get(media_type, MessageKind.document)
+            if isinstance(media_type, str)
+            else MessageKind.document
+        )
     for key, kind in _OTHER_KINDS:
         if key in raw:
             return kind
